@@ -1,0 +1,6 @@
+// PLACEHOLDER: replaced with this area's declarations.
+#include "bindings.h"
+
+namespace lc::py {
+void bind_attention(nb::module_&) {}
+}  // namespace lc::py

@@ -1,0 +1,102 @@
+// NumPy <-> Tensor conversion and the adapter that turns a C++ op into a Python function.
+// The only place that knows about Python objects; it checks nothing about ops (front-ends do).
+#pragma once
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "lightning_core/lightning_core.h"
+
+namespace lc::py {
+
+namespace nb = nanobind;
+
+// A non-owning view of a NumPy array (or lc.Tensor / lc.TensorView). Never fails: a value that
+// is not a usable array becomes a view whose `invalid` says what it was.
+TensorView to_view(nb::handle obj);
+
+// Host results become NumPy arrays (sharing the tensor's memory); device results lc.Tensor.
+nb::object to_python(const Tensor& t);
+nb::object to_python(const LstmState& s);
+nb::object to_python(const LstmResult& r);
+nb::object to_python(const AttentionGrads& g);
+
+// The policy of one call: `policy` (an lc.Policy or None, else the scope's) with `device`
+// (a string or None) on top.
+Policy resolve_policy(nb::handle device, nb::handle policy);
+
+// The Python-side view object: keeps its array alive.
+struct PyTensorView {
+  nb::object owner;
+  TensorView view;
+};
+
+// op<&lc::f>(): a Python callable taking f's arguments minus its trailing Policy, plus
+// (device=None, policy=None); the GIL is released while the op runs.
+template <auto F, class Sig = decltype(F)>
+struct OpAdapter;
+
+template <auto F, class R, class... A>
+struct OpAdapter<F, R (*)(A...)> {
+  using Args = std::tuple<A...>;
+  static_assert(std::is_same_v<std::tuple_element_t<sizeof...(A) - 1, Args>, const Policy&>,
+                "an op's last parameter is its Policy");
+
+  template <std::size_t... I>
+  static auto make(std::index_sequence<I...>) {
+    return [](std::tuple_element_t<I, Args>... args, nb::handle device,
+              nb::handle policy) -> nb::object {
+      const Policy p = resolve_policy(device, policy);
+      if constexpr (std::is_void_v<R>) {
+        {
+          nb::gil_scoped_release unlocked;
+          F(args..., p);
+        }
+        return nb::none();
+      } else {
+        std::optional<R> result;
+        {
+          nb::gil_scoped_release unlocked;
+          result.emplace(F(args..., p));
+        }
+        return to_python(*result);
+      }
+    };
+  }
+  static auto fn() { return make(std::make_index_sequence<sizeof...(A) - 1>{}); }
+};
+
+template <auto F>
+auto op() {
+  return OpAdapter<F>::fn();
+}
+
+}  // namespace lc::py
+
+namespace nanobind::detail {
+
+template <>
+struct type_caster<lc::TensorView> {
+  NB_TYPE_CASTER(lc::TensorView, const_name("numpy.ndarray"))
+
+  bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
+    try {
+      value = lc::py::to_view(src);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  static handle from_cpp(const lc::TensorView&, rv_policy, cleanup_list*) noexcept {
+    PyErr_SetString(PyExc_TypeError, "TensorView is not returned to Python");
+    return handle();
+  }
+};
+
+}  // namespace nanobind::detail
