@@ -16,6 +16,8 @@ void bind_vector(nb::module_& m);
 void bind_matrix(nb::module_& m);
 void bind_recurrent(nb::module_& m);
 void bind_pipelines(nb::module_& m);
+void bind_dlpack(nb::module_& m);
+void bind_session(nb::module_& m);
 
 // An array argument: None reaches the op, whose front-end reports it with its name.
 inline auto arr(const char* name) { return nb::arg(name).none(); }

@@ -2,6 +2,11 @@
 
 #include <nanobind/ndarray.h>
 
+#define NO_IMPORT_ARRAY
+#define PY_ARRAY_UNIQUE_SYMBOL lc_numpy_api
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
 #include <cstring>
 #include <memory>
 #include <string>
@@ -68,9 +73,39 @@ TensorView from_buffer(nb::handle obj) {
   return v;
 }
 
+// NumPy arrays, read straight from the array object (the common, fastest case).
+TensorView from_numpy(PyArrayObject* a) {
+  const int type = PyArray_TYPE(a);
+  const bool native = PyArray_ISNOTSWAPPED(a);
+  DType dtype;
+  if (type == NPY_FLOAT32 && native) dtype = DType::f32;
+  else if (type == NPY_FLOAT64 && native) dtype = DType::f64;
+  else {
+    nb::str name = nb::borrow<nb::str>(nb::handle(reinterpret_cast<PyObject*>(PyArray_DESCR(a))).attr("name"));
+    return invalid_view(std::string("an array of ") + name.c_str() + (native ? "" : " (byte-swapped)"));
+  }
+  const int ndim = PyArray_NDIM(a);
+  if (ndim > Shape::kMaxRank)
+    return invalid_view("an array of " + std::to_string(ndim) + " dimensions (at most 8 are supported)");
+  const npy_intp* dims = PyArray_DIMS(a);
+  const npy_intp* strides = PyArray_STRIDES(a);
+  const npy_intp item = static_cast<npy_intp>(dtype_size(dtype));
+  TensorView v;
+  v.data = PyArray_DATA(a);
+  v.dtype = dtype;
+  v.writable = PyArray_ISWRITEABLE(a);
+  for (int i = 0; i < ndim; ++i) {
+    if (strides[i] % item != 0) return invalid_view("an array with unaligned strides");
+    v.shape.push_back(dims[i]);
+    v.strides.push_back(strides[i] / item);
+  }
+  return v;
+}
+
 }  // namespace
 
 TensorView to_view(nb::handle obj) {
+  if (PyArray_Check(obj.ptr())) return from_numpy(reinterpret_cast<PyArrayObject*>(obj.ptr()));
   if (obj.is_none()) return invalid_view("None");
   if (nb::isinstance<Tensor>(obj)) {
     const Tensor& t = *nb::inst_ptr<Tensor>(obj);
@@ -105,13 +140,19 @@ TensorView to_view(nb::handle obj) {
 
 nb::object to_python(const Tensor& t) {
   if (!t.device().is_cpu()) return nb::cast(t);
+  // A NumPy array over the tensor's memory, kept alive by a capsule holding the storage.
   auto* keep = new std::shared_ptr<Storage>(t.storage());
   nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::shared_ptr<Storage>*>(p); });
-  size_t shape[Shape::kMaxRank];
-  for (int i = 0; i < t.rank(); ++i) shape[i] = static_cast<size_t>(t.shape()[i]);
-  if (t.dtype() == DType::f64)
-    return nb::cast(nb::ndarray<nb::numpy, double>(t.data(), static_cast<size_t>(t.rank()), shape, owner));
-  return nb::cast(nb::ndarray<nb::numpy, float>(t.data(), static_cast<size_t>(t.rank()), shape, owner));
+  npy_intp shape[Shape::kMaxRank];
+  for (int i = 0; i < t.rank(); ++i) shape[i] = static_cast<npy_intp>(t.shape()[i]);
+  const int type = t.dtype() == DType::f64 ? NPY_FLOAT64 : NPY_FLOAT32;
+  PyObject* arr = PyArray_SimpleNewFromData(t.rank(), shape, type, t.data());
+  if (!arr) throw nb::python_error();
+  if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), owner.release().ptr()) != 0) {
+    Py_DECREF(arr);
+    throw nb::python_error();
+  }
+  return nb::steal(arr);
 }
 
 nb::object to_python(const LstmState& s) { return nb::make_tuple(to_python(s.h), to_python(s.c)); }

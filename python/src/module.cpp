@@ -1,6 +1,10 @@
 // The extension module: error types and the per-area binding files.
 #include "bindings.h"
 
+#define PY_ARRAY_UNIQUE_SYMBOL lc_numpy_api
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
 namespace lc::py {
 namespace {
 
@@ -37,6 +41,7 @@ void bind_errors(nb::module_& m) {
 
 NB_MODULE(_core, m) {
   using namespace lc::py;
+  if (_import_array() < 0) throw nb::python_error();  // NumPy's C API, for zero-copy results
   m.doc() = "Lightning Core native module (use the lightning_core package)";
   m.attr("__version__") = lc::kVersion;
   bind_errors(m);
@@ -49,4 +54,6 @@ NB_MODULE(_core, m) {
   bind_matrix(m);
   bind_recurrent(m);
   bind_pipelines(m);
+  bind_dlpack(m);
+  bind_session(m);
 }
