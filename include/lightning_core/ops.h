@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 
 #include "lightning_core/policy.h"
 #include "lightning_core/tensor.h"
@@ -14,6 +15,10 @@ using OptView = std::optional<TensorView>;
 
 // ---- matmul family -----------------------------------------------------------------------
 enum class Activation { none, relu, gelu };
+// "none" | "relu" | "gelu" (gelu: the exact erf form); anything else is a ValueError from `op`
+// listing the valid names.
+Activation parse_activation(std::string_view name, const char* op = "linear");
+const char* activation_name(Activation act);
 
 // (M,K) @ (K,N) -> (M,N). float64 too.
 Tensor matmul2d(const TensorView& a, const TensorView& b, const Policy& policy = current_policy());
@@ -24,12 +29,13 @@ Tensor matmul(const TensorView& a, const TensorView& b, const Policy& policy = c
 void matmul_into(const TensorView& a, const TensorView& b, const TensorView& out,
                  const Policy& policy = current_policy());
 // out = alpha * op(a) @ op(b) + beta * out, op = transpose when the flag is set. 2-D only.
+// float64 too.
 Tensor gemm(const TensorView& a, const TensorView& b, bool trans_a, bool trans_b, double alpha = 1.0,
             const Policy& policy = current_policy());
 void gemm_into(const TensorView& a, const TensorView& b, const TensorView& out, bool trans_a,
                bool trans_b, double alpha = 1.0, double beta = 0.0,
                const Policy& policy = current_policy());
-// x (...,in) @ weight(out,in)^T + bias(out), then the activation.
+// x (...,in) @ weight(out,in)^T + bias(out), then the activation. float64 too.
 Tensor linear(const TensorView& x, const TensorView& weight, const OptView& bias = std::nullopt,
               Activation act = Activation::none, const Policy& policy = current_policy());
 void linear_into(const TensorView& x, const TensorView& weight, const OptView& bias,

@@ -77,6 +77,32 @@ auto op() {
   return OpAdapter<F>::fn();
 }
 
+// op_lead<&f, I>(): the same callable with (device, policy) right after f's first I arguments
+// and f's remaining ones after them (seed order: conv2d_nchw(x, w, b, sh, sw, ph, pw, device)).
+template <auto F, std::size_t Lead, class Sig = decltype(F)>
+struct OpAdapterLead;
+
+template <auto F, std::size_t Lead, class R, class... A>
+struct OpAdapterLead<F, Lead, R (*)(A...)> {
+  using Args = std::tuple<A...>;
+  template <std::size_t... I, std::size_t... J>
+  static auto make(std::index_sequence<I...>, std::index_sequence<J...>) {
+    return [](std::tuple_element_t<I, Args>... lead, nb::handle device, nb::handle policy,
+              std::tuple_element_t<Lead + J, Args>... rest) -> nb::object {
+      return OpAdapter<F>::fn()(lead..., rest..., device, policy);
+    };
+  }
+  static auto fn() {
+    return make(std::make_index_sequence<Lead>{},
+                std::make_index_sequence<sizeof...(A) - 1 - Lead>{});
+  }
+};
+
+template <auto F, std::size_t Lead>
+auto op_lead() {
+  return OpAdapterLead<F, Lead>::fn();
+}
+
 }  // namespace lc::py
 
 namespace nanobind::detail {

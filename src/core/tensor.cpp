@@ -34,6 +34,7 @@ TensorView::TensorView(void* d, DType t, Shape s, Shape st, Device dev)
     : data(d), dtype(t), device(dev), shape(s), strides(st) {}
 
 bool TensorView::is_contiguous() const {
+  if (numel() == 0) return true;  // as NumPy: an empty array is contiguous whatever its strides
   std::int64_t expected = 1;
   for (int i = shape.rank() - 1; i >= 0; --i) {
     if (shape[i] == 1) continue;
