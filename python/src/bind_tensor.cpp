@@ -49,6 +49,12 @@ void bind_tensor(nb::module_& m) {
           "to", [](const Tensor& t, const std::string& d) { return t.to(parse_device(d)); }, "device"_a,
           "A copy on `device` (this tensor when it is already there).")
       .def(
+          "reshape",
+          [](const Tensor& t, const std::vector<std::int64_t>& shape) {
+            return t.reshape(Shape(shape.begin(), shape.end()));
+          },
+          "shape"_a, "The same storage with a new shape of the same element count.")
+      .def(
           "numpy", [](const Tensor& t) { return to_python(t.to(kCpu)); },
           "A NumPy array of the values (shares memory for a host tensor).")
       .def(

@@ -66,7 +66,8 @@ void run_conv2d(OpContext& ctx, const TensorView& x, const TensorView& w, const 
 Tensor conv2d_nchw(const TensorView& x, const TensorView& weight, const OptView& bias,
                    const Conv2dParams& params, const Policy& policy) {
   OpContext ctx("conv2d_nchw", policy, Dtypes::f32);
-  Tensor out(conv2d_shape(ctx, x, weight, bias, params), ctx.dtype(), ctx.result_device());
+  const Shape shape = conv2d_shape(ctx, x, weight, bias, params);  // checks inputs first
+  Tensor out(shape, ctx.dtype(), ctx.result_device());
   ctx.output("out", out, out.shape());
   run_conv2d(ctx, x, weight, bias, params);
   return out;

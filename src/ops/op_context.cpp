@@ -10,6 +10,8 @@ OpContext::OpContext(const char* op, const Policy& policy, Dtypes dtypes)
     : op_(op), policy_(policy), dtypes_(dtypes) {}
 
 void OpContext::input(const char* name, const TensorView& v, int rank) {
+  // Inputs decide the device under "auto": every input is checked before the device is chosen.
+  if (device_resolved_) fail<Error>("internal: input ", name, " checked after the device was chosen");
   if (!v.invalid.empty())
     fail<TypeError>("expected ", name, " to be a float32 array, got ", v.invalid,
                     v.invalid == "None" ? "" : "; convert it with np.asarray(x, dtype=np.float32)");

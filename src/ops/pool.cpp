@@ -49,7 +49,8 @@ void run_pool2d(OpContext& ctx, const TensorView& x, const Pool2dParams& params,
 Tensor pool2d(const char* op, const TensorView& x, Pool2dParams params, backend::PoolKind kind,
               const Policy& policy) {
   OpContext ctx(op, policy, Dtypes::f32);
-  Tensor out(pool2d_shape(ctx, x, params), ctx.dtype(), ctx.result_device());
+  const Shape shape = pool2d_shape(ctx, x, params);  // checks inputs first
+  Tensor out(shape, ctx.dtype(), ctx.result_device());
   ctx.output("out", out, out.shape());
   run_pool2d(ctx, x, params, kind);
   return out;

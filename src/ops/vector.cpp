@@ -125,7 +125,8 @@ Tensor binary(BinaryOp op, const TensorView& a, const TensorView& b, const Polic
   OpContext ctx(binary_name(op), policy, Dtypes::f32_f64);
   ctx.input("a", a);
   ctx.input("b", b);
-  Tensor out(broadcast_shape(ctx, a, b), ctx.dtype(), ctx.result_device());
+  const Shape shape = broadcast_shape(ctx, a, b);  // checks inputs first
+  Tensor out(shape, ctx.dtype(), ctx.result_device());
   ctx.output("out", out, out.shape());
   run_binary(ctx, op, a, b);
   return out;
