@@ -60,10 +60,11 @@ inline lc::Tensor ffn_residual(const BlockWeights& w, const lc::Tensor& h, const
 }
 
 // Pre-norm attention sub-block: x + proj(attention(LN(x) Wq, kv Wk, kv Wv)); kv = LN(x) when null.
-inline lc::Tensor attention_residual(const BlockWeights& w, const lc::Tensor& x, const lc::Tensor* kv,
-                                     bool causal, const lc::Policy& pol) {
+inline lc::Tensor attention_residual(const BlockWeights& w, const lc::Tensor& x,
+                                     const lc::Tensor* kv, bool causal, const lc::Policy& pol) {
   const auto b = x.shape()[0], s = x.shape()[1];
-  lc::Tensor xn = lc::layer_norm(x, w.ln1_w.view(), w.ln1_b.view(), 1e-5, pol).reshape({b, 1, s, w.d});
+  lc::Tensor xn =
+      lc::layer_norm(x, w.ln1_w.view(), w.ln1_b.view(), 1e-5, pol).reshape({b, 1, s, w.d});
   const lc::Tensor& src = kv ? *kv : xn;
   lc::AttentionParams ap;
   ap.causal = causal;

@@ -29,7 +29,8 @@ inline lc::Tensor randn(lc::Shape shape, const std::string& device, float scale 
 }
 
 // A PyTorch-layout weight (out, in) scaled 1/sqrt(in).
-inline lc::Tensor weight(std::int64_t out, std::int64_t in, const std::string& device, unsigned seed = 2) {
+inline lc::Tensor weight(std::int64_t out, std::int64_t in, const std::string& device,
+                         unsigned seed = 2) {
   return randn({out, in}, device, 1.0f / std::sqrt(static_cast<float>(in)), seed);
 }
 
@@ -48,7 +49,8 @@ inline lc::Policy policy(const std::string& device, lc::Precision p = lc::Precis
 
 // Times `body` (which must leave the device idle: ops sync by default). An lc::Error on the
 // first call (an op not there yet, an unsupported precision) skips the benchmark with its message.
-inline void run(benchmark::State& st, const std::function<void()>& body, double flops, double bytes) {
+inline void run(benchmark::State& st, const std::function<void()>& body, double flops,
+                double bytes) {
   try {
     body();
   } catch (const lc::Error& e) {
@@ -80,8 +82,8 @@ using PrecisionCase =
 inline void add_precisions(const std::string& name, const PrecisionCase& fn) {
   using P = lc::Precision;
   for (const auto& dev : devices()) {
-    const std::vector<P> ps = dev == "cpu" ? std::vector<P>{P::fp32}
-                                           : std::vector<P>{P::fp32, P::tf32, P::bf16, P::fp16};
+    const std::vector<P> ps =
+        dev == "cpu" ? std::vector<P>{P::fp32} : std::vector<P>{P::fp32, P::tf32, P::bf16, P::fp16};
     for (P p : ps) {
       benchmark::RegisterBenchmark((name + "/" + dev + "/" + lc::precision_name(p)).c_str(),
                                    [fn, dev, p](benchmark::State& st) { fn(st, dev, p); })

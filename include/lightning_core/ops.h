@@ -30,8 +30,8 @@ void matmul_into(const TensorView& a, const TensorView& b, const TensorView& out
                  const Policy& policy = current_policy());
 // out = alpha * op(a) @ op(b) + beta * out, op = transpose when the flag is set. 2-D only.
 // float64 too.
-Tensor gemm(const TensorView& a, const TensorView& b, bool trans_a, bool trans_b, double alpha = 1.0,
-            const Policy& policy = current_policy());
+Tensor gemm(const TensorView& a, const TensorView& b, bool trans_a, bool trans_b,
+            double alpha = 1.0, const Policy& policy = current_policy());
 void gemm_into(const TensorView& a, const TensorView& b, const TensorView& out, bool trans_a,
                bool trans_b, double alpha = 1.0, double beta = 0.0,
                const Policy& policy = current_policy());
@@ -74,12 +74,12 @@ void avg_pool2d_into(const TensorView& x, const TensorView& out, const Pool2dPar
 
 // ---- attention ---------------------------------------------------------------------------
 struct AttentionParams {
-  bool causal = false;           // query i sees keys j <= i + (Sk - Sq)
-  std::optional<double> scale;   // default 1/sqrt(D)
+  bool causal = false;          // query i sees keys j <= i + (Sk - Sq)
+  std::optional<double> scale;  // default 1/sqrt(D)
 };
 // q (Sq,D), k (Sk,D), v (Sk,Dv) -> (Sq,Dv).
-Tensor attention2d(const TensorView& q, const TensorView& k, const TensorView& v, bool causal = false,
-                   const Policy& policy = current_policy());
+Tensor attention2d(const TensorView& q, const TensorView& k, const TensorView& v,
+                   bool causal = false, const Policy& policy = current_policy());
 void attention2d_into(const TensorView& q, const TensorView& k, const TensorView& v,
                       const TensorView& out, bool causal = false,
                       const Policy& policy = current_policy());
@@ -133,8 +133,8 @@ Tensor log_softmax(const TensorView& x, const Policy& policy = current_policy())
 void log_softmax_into(const TensorView& x, const TensorView& out,
                       const Policy& policy = current_policy());
 // Normalises over the last axis; weight/bias have that axis' length.
-Tensor layer_norm(const TensorView& x, const OptView& weight, const OptView& bias, double eps = 1e-5,
-                  const Policy& policy = current_policy());
+Tensor layer_norm(const TensorView& x, const OptView& weight, const OptView& bias,
+                  double eps = 1e-5, const Policy& policy = current_policy());
 void layer_norm_into(const TensorView& x, const OptView& weight, const OptView& bias,
                      const TensorView& out, double eps = 1e-5,
                      const Policy& policy = current_policy());
@@ -180,6 +180,7 @@ Tensor conv_attention_nchw(const TensorView& x, const TensorView& weight, const 
 Tensor conv_attention_torchstrong_nchw(const TensorView& x, const TensorView& weight,
                                        const OptView& bias, std::int64_t seq_len,
                                        std::int64_t head_dim, const Conv2dParams& params = {},
-                                       bool causal = false, const Policy& policy = current_policy());
+                                       bool causal = false,
+                                       const Policy& policy = current_policy());
 
 }  // namespace lc

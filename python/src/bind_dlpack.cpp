@@ -113,7 +113,8 @@ nb::tuple parse_pair(nb::handle obj, const char* what) {
 
 nb::object tensor_dlpack(const lc::Tensor& self, nb::handle stream, nb::handle max_version,
                          nb::handle dl_device, nb::handle copy) {
-  if (!self.defined()) fail<ValueError>("__dlpack__", "expected a tensor with storage, got an empty one");
+  if (!self.defined())
+    fail<ValueError>("__dlpack__", "expected a tensor with storage, got an empty one");
   lc::Tensor t = self;
   bool copied = false;
   const Device dev = t.device();
@@ -124,8 +125,10 @@ nb::object tensor_dlpack(const lc::Tensor& self, nb::handle stream, nb::handle m
     if (!same) {
       if (type != dl::kCPU || (!copy.is_none() && !nb::cast<bool>(copy)))
         throw nb::buffer_error(("[__dlpack__] expected dl_device (" + std::to_string(type) + ", " +
-                                std::to_string(id) + ") to be this tensor's device or the CPU (with copy " +
-                                "allowed), got a tensor on " + dev.str()).c_str());
+                                std::to_string(id) +
+                                ") to be this tensor's device or the CPU (with copy " +
+                                "allowed), got a tensor on " + dev.str())
+                                   .c_str());
       nb::gil_scoped_release unlocked;
       t = t.to(kCpu);  // a host copy, downloaded (and so synchronised) here
       copied = true;
@@ -139,7 +142,8 @@ nb::object tensor_dlpack(const lc::Tensor& self, nb::handle stream, nb::handle m
   if (!t.device().is_cpu() && !stream.is_none()) {
     const std::int64_t s = nb::cast<std::int64_t>(stream);
     if (s == 0)
-      fail<ValueError>("__dlpack__", "expected stream None, -1, 1, 2 or a CUDA stream handle, got 0 ",
+      fail<ValueError>("__dlpack__",
+                       "expected stream None, -1, 1, 2 or a CUDA stream handle, got 0 ",
                        "(ambiguous in the DLPack protocol)");
     // 1: the legacy default stream, ordered with ours already; -1: the consumer syncs itself.
     if (s != 1 && s != -1) {
@@ -149,7 +153,8 @@ nb::object tensor_dlpack(const lc::Tensor& self, nb::handle stream, nb::handle m
   }
 
   bool versioned = false;
-  if (!max_version.is_none()) versioned = nb::cast<int>(parse_pair(max_version, "max_version")[0]) >= 1;
+  if (!max_version.is_none())
+    versioned = nb::cast<int>(parse_pair(max_version, "max_version")[0]) >= 1;
   PyObject* capsule;
   if (versioned) {
     auto* m = make_managed<dl::ManagedTensorVersioned>(t);
@@ -161,7 +166,8 @@ nb::object tensor_dlpack(const lc::Tensor& self, nb::handle stream, nb::handle m
     if (!capsule) m->deleter(m);
   } else {
     auto* m = make_managed<dl::ManagedTensor>(t);
-    capsule = PyCapsule_New(m, kName, [](PyObject* c) { capsule_destructor<dl::ManagedTensor>(c, kName); });
+    capsule = PyCapsule_New(m, kName,
+                            [](PyObject* c) { capsule_destructor<dl::ManagedTensor>(c, kName); });
     if (!capsule) m->deleter(m);
   }
   if (!capsule) throw nb::python_error();
@@ -226,10 +232,12 @@ nb::object from_dlpack(nb::handle obj) {
     capsule = nb::borrow(obj);  // a legacy capsule handed over directly
   } else {
     if (!nb::hasattr(obj, "__dlpack__"))
-      fail<TypeError>("from_dlpack", "expected an object with __dlpack__ (a torch/cupy/jax/numpy array), got ",
+      fail<TypeError>("from_dlpack",
+                      "expected an object with __dlpack__ (a torch/cupy/jax/numpy array), got ",
                       Py_TYPE(obj.ptr())->tp_name);
     int type = dl::kCPU;
-    if (nb::hasattr(obj, "__dlpack_device__")) type = nb::cast<int>(nb::tuple(obj.attr("__dlpack_device__")())[0]);
+    if (nb::hasattr(obj, "__dlpack_device__"))
+      type = nb::cast<int>(nb::tuple(obj.attr("__dlpack_device__")())[0]);
     nb::object stream = type == dl::kCUDA ? nb::object(nb::int_(1)) : nb::object(nb::none());
     try {
       capsule = obj.attr("__dlpack__")("stream"_a = stream, "max_version"_a = nb::make_tuple(1, 0));
@@ -243,10 +251,12 @@ nb::object from_dlpack(nb::handle obj) {
   dl::Tensor* t = nullptr;
   std::uint64_t flags = 0;
   if (PyCapsule_IsValid(capsule.ptr(), kVersionedName)) {
-    auto* m = static_cast<dl::ManagedTensorVersioned*>(PyCapsule_GetPointer(capsule.ptr(), kVersionedName));
+    auto* m = static_cast<dl::ManagedTensorVersioned*>(
+        PyCapsule_GetPointer(capsule.ptr(), kVersionedName));
     if (m->version.major != 1)
-      throw nb::buffer_error(("[from_dlpack] expected DLPack version 1.x, got " +
-                              std::to_string(m->version.major)).c_str());
+      throw nb::buffer_error(
+          ("[from_dlpack] expected DLPack version 1.x, got " + std::to_string(m->version.major))
+              .c_str());
     PyCapsule_SetName(capsule.ptr(), kUsedVersionedName);
     owner = Imported{m, true};
     t = &m->dl_tensor;
@@ -265,13 +275,16 @@ nb::object from_dlpack(nb::handle obj) {
     ~Guard() { o->release(); }
   } guard{&owner};
 
-  if (t->dtype.code != dl::kFloat || t->dtype.lanes != 1 || (t->dtype.bits != 32 && t->dtype.bits != 64))
-    fail<TypeError>("from_dlpack", "expected a float32 or float64 array, got ", dtype_text(t->dtype),
-                    "; convert it first (e.g. x.float())");
+  if (t->dtype.code != dl::kFloat || t->dtype.lanes != 1 ||
+      (t->dtype.bits != 32 && t->dtype.bits != 64))
+    fail<TypeError>("from_dlpack", "expected a float32 or float64 array, got ",
+                    dtype_text(t->dtype), "; convert it first (e.g. x.float())");
   if (t->ndim > Shape::kMaxRank)
-    fail<ValueError>("from_dlpack", "expected at most ", Shape::kMaxRank, " dimensions, got ", t->ndim);
+    fail<ValueError>("from_dlpack", "expected at most ", Shape::kMaxRank, " dimensions, got ",
+                     t->ndim);
   Device dev;
-  if (t->device.device_type == dl::kCUDA) dev = Device{DeviceKind::cuda, t->device.device_id};
+  if (t->device.device_type == dl::kCUDA)
+    dev = Device{DeviceKind::cuda, t->device.device_id};
   else if (t->device.device_type != dl::kCPU && t->device.device_type != dl::kCUDAHost)
     fail<ValueError>("from_dlpack", "expected a CPU or CUDA array, got DLPack device type ",
                      t->device.device_type);
@@ -313,20 +326,22 @@ nb::object from_dlpack(nb::handle obj) {
 
 void bind_dlpack(nb::module_& m) {
   nb::handle cls = nb::type<lc::Tensor>();
-  nb::setattr(cls, "__dlpack__",
-              nb::cpp_function(&tensor_dlpack, nb::scope(cls), nb::name("__dlpack__"), nb::is_method(),
-                               nb::kw_only(), "stream"_a = nb::none(), "max_version"_a = nb::none(),
-                               "dl_device"_a = nb::none(), "copy"_a = nb::none(),
-                               "A DLPack capsule over this tensor's memory (zero-copy; a copy only when "
-                               "copy=True or dl_device asks for the host)."));
+  nb::setattr(
+      cls, "__dlpack__",
+      nb::cpp_function(&tensor_dlpack, nb::scope(cls), nb::name("__dlpack__"), nb::is_method(),
+                       nb::kw_only(), "stream"_a = nb::none(), "max_version"_a = nb::none(),
+                       "dl_device"_a = nb::none(), "copy"_a = nb::none(),
+                       "A DLPack capsule over this tensor's memory (zero-copy; a copy only when "
+                       "copy=True or dl_device asks for the host)."));
   nb::setattr(cls, "__dlpack_device__",
               nb::cpp_function(&tensor_dlpack_device, nb::scope(cls), nb::name("__dlpack_device__"),
-                               nb::is_method(), "(device_type, device_id) as DLPack numbers it: (1, 0) "
+                               nb::is_method(),
+                               "(device_type, device_id) as DLPack numbers it: (1, 0) "
                                "for the CPU, (2, N) for cuda:N."));
   nb::object property = nb::module_::import_("builtins").attr("property");
   nb::setattr(cls, "__cuda_array_interface__",
-              property(nb::cpp_function(&tensor_cuda_array_interface), nb::none(),
-                       nb::none(), "The CUDA array interface (version 3) of a CUDA tensor."));
+              property(nb::cpp_function(&tensor_cuda_array_interface), nb::none(), nb::none(),
+                       "The CUDA array interface (version 3) of a CUDA tensor."));
   m.def("from_dlpack", &from_dlpack, "obj"_a,
         "from_dlpack(obj) -> Tensor | Tensor64\n\n"
         "Imports a DLPack array (torch, cupy, jax, numpy, lc.Tensor) zero-copy: the result shares "

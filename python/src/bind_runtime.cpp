@@ -36,9 +36,9 @@ void bind_runtime(nb::module_& m) {
          const std::string& upload, bool download, bool sync, const std::string& mode,
          const std::string& tune, bool deterministic, bool pin_host) {
         validate_device_string(device);
-        new (p) Policy{device,         parse_precision(precision), parse_upload(upload),
-                       download,       sync,                       parse_mode(mode),
-                       parse_tune(tune), deterministic,            pin_host};
+        new (p) Policy{device,  parse_precision(precision), parse_upload(upload), download,
+                       sync,    parse_mode(mode),           parse_tune(tune),     deterministic,
+                       pin_host};
       },
       "device"_a = "auto", "precision"_a = "fp32", "upload"_a = "always", "download"_a = true,
       "sync"_a = true, "mode"_a = "auto", "tune"_a = "cached", "deterministic"_a = false,
@@ -49,7 +49,8 @@ void bind_runtime(nb::module_& m) {
         validate_device_string(d);
         p.device = d;
       });
-  enum_property<Precision, &parse_precision, &precision_name>(policy, "precision", &Policy::precision);
+  enum_property<Precision, &parse_precision, &precision_name>(policy, "precision",
+                                                              &Policy::precision);
   enum_property<Upload, &parse_upload, &upload_name>(policy, "upload", &Policy::upload);
   enum_property<Mode, &parse_mode, &mode_name>(policy, "mode", &Policy::mode);
   enum_property<Tune, &parse_tune, &tune_name>(policy, "tune", &Policy::tune);
@@ -58,15 +59,18 @@ void bind_runtime(nb::module_& m) {
   policy.def_rw("deterministic", &Policy::deterministic);
   policy.def_rw("pin_host", &Policy::pin_host);
   policy.def("__repr__", [](const Policy& p) {
-    return detail::cat("Policy(device='", p.device, "', precision='", precision_name(p.precision),
-                       "', upload='", upload_name(p.upload), "', download=", p.download ? "True" : "False",
-                       ", sync=", p.sync ? "True" : "False", ", mode='", mode_name(p.mode), "', tune='",
-                       tune_name(p.tune), "', deterministic=", p.deterministic ? "True" : "False",
-                       ", pin_host=", p.pin_host ? "True" : "False", ")");
+    return detail::cat(
+        "Policy(device='", p.device, "', precision='", precision_name(p.precision), "', upload='",
+        upload_name(p.upload), "', download=", p.download ? "True" : "False",
+        ", sync=", p.sync ? "True" : "False", ", mode='", mode_name(p.mode), "', tune='",
+        tune_name(p.tune), "', deterministic=", p.deterministic ? "True" : "False",
+        ", pin_host=", p.pin_host ? "True" : "False", ")");
   });
 
-  m.def("current_policy", &current_policy, nb::rv_policy::copy, "The policy in effect on this thread.");
-  m.def("_push_policy", [](const Policy& p) { t_scopes.push_back(std::make_unique<PolicyScope>(p)); });
+  m.def("current_policy", &current_policy, nb::rv_policy::copy,
+        "The policy in effect on this thread.");
+  m.def("_push_policy",
+        [](const Policy& p) { t_scopes.push_back(std::make_unique<PolicyScope>(p)); });
   m.def("_pop_policy", [] {
     if (!t_scopes.empty()) t_scopes.pop_back();
   });

@@ -27,7 +27,8 @@ nb::tuple shape_tuple(const Shape& s) {
 }  // namespace
 
 void bind_tensor(nb::module_& m) {
-  nb::class_<Tensor>(m, "Tensor", "A float32 tensor on a device (a copy of the array it is made from).")
+  nb::class_<Tensor>(m, "Tensor",
+                     "A float32 tensor on a device (a copy of the array it is made from).")
       .def(
           "__init__",
           [](Tensor* t, nb::handle array, const std::string& device) {
@@ -46,8 +47,8 @@ void bind_tensor(nb::module_& m) {
       .def_prop_ro("nbytes", &Tensor::nbytes)
       .def("__len__", [](const Tensor& t) { return t.rank() ? t.shape()[0] : 0; })
       .def(
-          "to", [](const Tensor& t, const std::string& d) { return t.to(parse_device(d)); }, "device"_a,
-          "A copy on `device` (this tensor when it is already there).")
+          "to", [](const Tensor& t, const std::string& d) { return t.to(parse_device(d)); },
+          "device"_a, "A copy on `device` (this tensor when it is already there).")
       .def(
           "reshape",
           [](const Tensor& t, const std::vector<std::int64_t>& shape) {
@@ -62,11 +63,12 @@ void bind_tensor(nb::module_& m) {
           [](const Tensor& t, nb::handle, nb::handle) { return to_python(t.to(kCpu)); },
           "dtype"_a = nb::none(), "copy"_a = nb::none())
       .def("__repr__", [](const Tensor& t) {
-        return detail::cat("lightning_core.Tensor(shape=", t.shape().str(), ", dtype=",
-                           dtype_name(t.dtype()), ", device='", t.device().str(), "')");
+        return detail::cat("lightning_core.Tensor(shape=", t.shape().str(),
+                           ", dtype=", dtype_name(t.dtype()), ", device='", t.device().str(), "')");
       });
 
-  nb::class_<Tensor64, Tensor>(m, "Tensor64", "A float64 tensor (a copy of the array it is made from).")
+  nb::class_<Tensor64, Tensor>(m, "Tensor64",
+                               "A float64 tensor (a copy of the array it is made from).")
       .def(
           "__init__",
           [](Tensor64* t, nb::handle array, const std::string& device) {
@@ -87,13 +89,16 @@ void bind_tensor(nb::module_& m) {
           "array"_a)
       .def_prop_ro("shape", [](const PyTensorView& p) { return shape_tuple(p.view.shape); })
       .def_prop_ro("strides", [](const PyTensorView& p) { return shape_tuple(p.view.strides); })
-      .def_prop_ro("dtype", [](const PyTensorView& p) { return std::string(dtype_name(p.view.dtype)); })
+      .def_prop_ro("dtype",
+                   [](const PyTensorView& p) { return std::string(dtype_name(p.view.dtype)); })
       .def_prop_ro("device", [](const PyTensorView& p) { return p.view.device.str(); })
       .def_prop_ro("is_contiguous", [](const PyTensorView& p) { return p.view.is_contiguous(); })
-      .def("numpy", [](const PyTensorView& p) { return p.owner; }, "The array this view reads.")
+      .def(
+          "numpy", [](const PyTensorView& p) { return p.owner; }, "The array this view reads.")
       .def("__repr__", [](const PyTensorView& p) {
-        return detail::cat("lightning_core.TensorView(shape=", p.view.shape.str(), ", strides=",
-                           p.view.strides.str(), ", dtype=", dtype_name(p.view.dtype), ")");
+        return detail::cat("lightning_core.TensorView(shape=", p.view.shape.str(),
+                           ", strides=", p.view.strides.str(), ", dtype=", dtype_name(p.view.dtype),
+                           ")");
       });
 }
 

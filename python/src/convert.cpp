@@ -20,16 +20,36 @@ std::string format_name(const char* fmt, Py_ssize_t itemsize) {
   while (*fmt == '<' || *fmt == '=' || *fmt == '@' || *fmt == '>' || *fmt == '!') ++fmt;
   const std::string bits = std::to_string(itemsize * 8);
   switch (*fmt) {
-    case 'e': return "float16";
-    case 'f': return "float32";
-    case 'd': return "float64";
-    case 'g': return "longdouble";
-    case '?': return "bool";
-    case 'O': return "object";
-    case 'b': case 'h': case 'i': case 'l': case 'q': case 'n': return "int" + bits;
-    case 'B': case 'H': case 'I': case 'L': case 'Q': case 'N': return "uint" + bits;
-    case 'Z': return "complex" + bits;
-    default: return std::string("format '") + fmt + "'";
+    case 'e':
+      return "float16";
+    case 'f':
+      return "float32";
+    case 'd':
+      return "float64";
+    case 'g':
+      return "longdouble";
+    case '?':
+      return "bool";
+    case 'O':
+      return "object";
+    case 'b':
+    case 'h':
+    case 'i':
+    case 'l':
+    case 'q':
+    case 'n':
+      return "int" + bits;
+    case 'B':
+    case 'H':
+    case 'I':
+    case 'L':
+    case 'Q':
+    case 'N':
+      return "uint" + bits;
+    case 'Z':
+      return "complex" + bits;
+    default:
+      return std::string("format '") + fmt + "'";
   }
 }
 
@@ -43,7 +63,8 @@ TensorView from_buffer(nb::handle obj) {
   Py_buffer buf;
   if (PyObject_GetBuffer(obj.ptr(), &buf, PyBUF_RECORDS_RO) != 0) {
     PyErr_Clear();
-    return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name + " without a strided buffer");
+    return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name +
+                        " without a strided buffer");
   }
   struct Release {
     Py_buffer* b;
@@ -55,11 +76,16 @@ TensorView from_buffer(nb::handle obj) {
   const char* code = fmt;
   while (*code == '<' || *code == '=' || *code == '@') ++code;
   DType dtype;
-  if (native && code[0] == 'f' && code[1] == 0 && buf.itemsize == 4) dtype = DType::f32;
-  else if (native && code[0] == 'd' && code[1] == 0 && buf.itemsize == 8) dtype = DType::f64;
-  else return invalid_view("an array of " + format_name(buf.format, buf.itemsize) + (native ? "" : " (big-endian)"));
+  if (native && code[0] == 'f' && code[1] == 0 && buf.itemsize == 4)
+    dtype = DType::f32;
+  else if (native && code[0] == 'd' && code[1] == 0 && buf.itemsize == 8)
+    dtype = DType::f64;
+  else
+    return invalid_view("an array of " + format_name(buf.format, buf.itemsize) +
+                        (native ? "" : " (big-endian)"));
   if (buf.ndim > Shape::kMaxRank)
-    return invalid_view("an array of " + std::to_string(buf.ndim) + " dimensions (at most 8 are supported)");
+    return invalid_view("an array of " + std::to_string(buf.ndim) +
+                        " dimensions (at most 8 are supported)");
 
   TensorView v;
   v.data = buf.buf;
@@ -78,15 +104,20 @@ TensorView from_numpy(PyArrayObject* a) {
   const int type = PyArray_TYPE(a);
   const bool native = PyArray_ISNOTSWAPPED(a);
   DType dtype;
-  if (type == NPY_FLOAT32 && native) dtype = DType::f32;
-  else if (type == NPY_FLOAT64 && native) dtype = DType::f64;
+  if (type == NPY_FLOAT32 && native)
+    dtype = DType::f32;
+  else if (type == NPY_FLOAT64 && native)
+    dtype = DType::f64;
   else {
-    nb::str name = nb::borrow<nb::str>(nb::handle(reinterpret_cast<PyObject*>(PyArray_DESCR(a))).attr("name"));
-    return invalid_view(std::string("an array of ") + name.c_str() + (native ? "" : " (byte-swapped)"));
+    nb::str name =
+        nb::borrow<nb::str>(nb::handle(reinterpret_cast<PyObject*>(PyArray_DESCR(a))).attr("name"));
+    return invalid_view(std::string("an array of ") + name.c_str() +
+                        (native ? "" : " (byte-swapped)"));
   }
   const int ndim = PyArray_NDIM(a);
   if (ndim > Shape::kMaxRank)
-    return invalid_view("an array of " + std::to_string(ndim) + " dimensions (at most 8 are supported)");
+    return invalid_view("an array of " + std::to_string(ndim) +
+                        " dimensions (at most 8 are supported)");
   const npy_intp* dims = PyArray_DIMS(a);
   const npy_intp* strides = PyArray_STRIDES(a);
   const npy_intp item = static_cast<npy_intp>(dtype_size(dtype));
@@ -119,18 +150,23 @@ TensorView to_view(nb::handle obj) {
     try {
       arr = nb::cast<nb::ndarray<nb::ro>>(obj);
     } catch (...) {
-      return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name + " that DLPack could not import");
+      return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name +
+                          " that DLPack could not import");
     }
     TensorView v;
-    if (arr.dtype() == nb::dtype<float>()) v.dtype = DType::f32;
-    else if (arr.dtype() == nb::dtype<double>()) v.dtype = DType::f64;
-    else return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name + " of another dtype");
+    if (arr.dtype() == nb::dtype<float>())
+      v.dtype = DType::f32;
+    else if (arr.dtype() == nb::dtype<double>())
+      v.dtype = DType::f64;
+    else
+      return invalid_view(std::string("a ") + Py_TYPE(obj.ptr())->tp_name + " of another dtype");
     v.data = const_cast<void*>(arr.data());
     for (size_t i = 0; i < arr.ndim(); ++i) {
       v.shape.push_back(static_cast<std::int64_t>(arr.shape(i)));
       v.strides.push_back(arr.stride(i));
     }
-    if (arr.device_type() == nb::device::cuda::value) v.device = Device{DeviceKind::cuda, arr.device_id()};
+    if (arr.device_type() == nb::device::cuda::value)
+      v.device = Device{DeviceKind::cuda, arr.device_id()};
     else if (arr.device_type() != nb::device::cpu::value)
       return invalid_view("an array on an unsupported device");
     return v;
@@ -142,7 +178,8 @@ nb::object to_python(const Tensor& t) {
   if (!t.device().is_cpu()) return nb::cast(t);
   // A NumPy array over the tensor's memory, kept alive by a capsule holding the storage.
   auto* keep = new std::shared_ptr<Storage>(t.storage());
-  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<std::shared_ptr<Storage>*>(p); });
+  nb::capsule owner(keep,
+                    [](void* p) noexcept { delete static_cast<std::shared_ptr<Storage>*>(p); });
   npy_intp shape[Shape::kMaxRank];
   for (int i = 0; i < t.rank(); ++i) shape[i] = static_cast<npy_intp>(t.shape()[i]);
   const int type = t.dtype() == DType::f64 ? NPY_FLOAT64 : NPY_FLOAT32;

@@ -10,10 +10,12 @@ namespace {
 
 void bind_errors(nb::module_& m) {
   static nb::object base = nb::exception<Error>(m, "Error", PyExc_RuntimeError);
-  static nb::object dev = nb::exception<DeviceUnavailableError>(m, "DeviceUnavailableError", base.ptr());
+  static nb::object dev =
+      nb::exception<DeviceUnavailableError>(m, "DeviceUnavailableError", base.ptr());
   static nb::object backend = nb::exception<BackendError>(m, "BackendError", base.ptr());
   static nb::object oom = nb::exception<OutOfMemoryError>(m, "OutOfMemoryError", PyExc_MemoryError);
-  static nb::object unsupported = nb::exception<NotSupportedError>(m, "NotSupportedError", PyExc_NotImplementedError);
+  static nb::object unsupported =
+      nb::exception<NotSupportedError>(m, "NotSupportedError", PyExc_NotImplementedError);
   // One translator, most specific type first.
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {

@@ -14,8 +14,20 @@ namespace lc::backend {
 inline constexpr int kAbiVersion = 1;
 
 enum class OpKind {
-  gemm, conv2d, pool2d, attention, attention_backward, unary, binary, axpy, softmax, norm,
-  reduce, transpose, lstm_cell, gru_cell
+  gemm,
+  conv2d,
+  pool2d,
+  attention,
+  attention_backward,
+  unary,
+  binary,
+  axpy,
+  softmax,
+  norm,
+  reduce,
+  transpose,
+  lstm_cell,
+  gru_cell
 };
 const char* op_name(OpKind op);
 

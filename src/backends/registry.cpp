@@ -73,14 +73,15 @@ Backend& backend_for(Device device) {
   if (device.kind == DeviceKind::cuda) {
     auto& lib = cuda_library();
     if (device.index < 0 || device.index >= lib.count)
-      fail<DeviceUnavailableError>("device", "expected an available CUDA device, got ", device.str(),
-                                   lib.reason.empty() ? "" : ": ", lib.reason);
+      fail<DeviceUnavailableError>("device", "expected an available CUDA device, got ",
+                                   device.str(), lib.reason.empty() ? "" : ": ", lib.reason);
     std::lock_guard<std::mutex> lock(lib.mutex);
     auto& slot = lib.devices[static_cast<std::size_t>(device.index)];
     if (!slot) {
       char err[512] = {};
       slot.reset(lib.create(kAbiVersion, device.index, err, sizeof(err)));
-      if (!slot) fail<DeviceUnavailableError>("device", "expected a usable ", device.str(), ", got: ", err);
+      if (!slot)
+        fail<DeviceUnavailableError>("device", "expected a usable ", device.str(), ", got: ", err);
     }
     return *slot;
   }

@@ -9,9 +9,12 @@ namespace lc {
 
 std::string Device::str() const {
   switch (kind) {
-    case DeviceKind::cpu: return "cpu";
-    case DeviceKind::cuda: return "cuda:" + std::to_string(index);
-    case DeviceKind::metal: return "metal";
+    case DeviceKind::cpu:
+      return "cpu";
+    case DeviceKind::cuda:
+      return "cuda:" + std::to_string(index);
+    case DeviceKind::metal:
+      return "metal";
   }
   return "?";
 }
@@ -51,7 +54,8 @@ Device parse_device(std::string_view s) {
 std::vector<std::string> devices() {
   std::vector<std::string> out{"cpu"};
   if (cuda_available())
-    for (int i = 0; i < backend::cuda_device_count(); ++i) out.push_back("cuda:" + std::to_string(i));
+    for (int i = 0; i < backend::cuda_device_count(); ++i)
+      out.push_back("cuda:" + std::to_string(i));
   return out;
 }
 

@@ -45,7 +45,8 @@ bool TensorView::is_contiguous() const {
 }
 
 Tensor::Tensor(Shape shape, DType dtype, Device device)
-    : storage_(allocate_storage(shape.numel(), dtype, device, "tensor")), shape_(shape),
+    : storage_(allocate_storage(shape.numel(), dtype, device, "tensor")),
+      shape_(shape),
       dtype_(dtype) {}
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, DType dtype)
@@ -78,7 +79,8 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor64::Tensor64(Tensor t) : Tensor(std::move(t)) {
-  if (dtype_ != DType::f64) fail<TypeError>("Tensor64", "expected float64, got ", dtype_name(dtype_));
+  if (dtype_ != DType::f64)
+    fail<TypeError>("Tensor64", "expected float64, got ", dtype_name(dtype_));
 }
 
 namespace {

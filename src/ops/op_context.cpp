@@ -11,7 +11,8 @@ OpContext::OpContext(const char* op, const Policy& policy, Dtypes dtypes)
 
 void OpContext::input(const char* name, const TensorView& v, int rank) {
   // Inputs decide the device under "auto": every input is checked before the device is chosen.
-  if (device_resolved_) fail<Error>("internal: input ", name, " checked after the device was chosen");
+  if (device_resolved_)
+    fail<Error>("internal: input ", name, " checked after the device was chosen");
   if (!v.invalid.empty())
     fail<TypeError>("expected ", name, " to be a float32 array, got ", v.invalid,
                     v.invalid == "None" ? "" : "; convert it with np.asarray(x, dtype=np.float32)");
@@ -22,17 +23,19 @@ void OpContext::input(const char* name, const TensorView& v, int rank) {
     dtype_ = v.dtype;
     have_dtype_ = true;
   } else if (v.dtype != dtype_) {
-    fail<TypeError>("expected ", name, " to be ", dtype_name(dtype_), " like the other inputs, got ",
-                    dtype_name(v.dtype));
+    fail<TypeError>("expected ", name, " to be ", dtype_name(dtype_),
+                    " like the other inputs, got ", dtype_name(v.dtype));
   }
   if (rank >= 0 && v.rank() != rank)
     fail("expected ", name, " with ", rank, " dimensions, got shape ", v.shape.str());
   for (int i = 0; i < v.rank(); ++i)
     if (v.shape[i] < 0) fail("expected ", name, " with non-negative extents, got ", v.shape.str());
   if (!v.device.is_cpu()) {
-    if (all_host_inputs_) input_device_ = v.device;
+    if (all_host_inputs_)
+      input_device_ = v.device;
     else if (input_device_ != v.device && !input_device_.is_cpu())
-      fail("expected every input on one device, got ", input_device_.str(), " and ", v.device.str());
+      fail("expected every input on one device, got ", input_device_.str(), " and ",
+           v.device.str());
     all_host_inputs_ = false;
   }
 }
@@ -47,9 +50,12 @@ void OpContext::output(const char* name, const TensorView& out, const Shape& exp
   if (!out.invalid.empty())
     fail<TypeError>("expected ", name, " to be a writeable float32 array, got ", out.invalid);
   if (have_dtype_ && out.dtype != dtype_)
-    fail<TypeError>("expected ", name, " to be ", dtype_name(dtype_), ", got ", dtype_name(out.dtype));
-  if (out.shape != expected) fail("expected ", name, " of shape ", expected.str(), ", got ", out.shape.str());
-  if (!out.is_contiguous()) fail("expected ", name, " to be C-contiguous, got strides ", out.strides.str());
+    fail<TypeError>("expected ", name, " to be ", dtype_name(dtype_), ", got ",
+                    dtype_name(out.dtype));
+  if (out.shape != expected)
+    fail("expected ", name, " of shape ", expected.str(), ", got ", out.shape.str());
+  if (!out.is_contiguous())
+    fail("expected ", name, " to be C-contiguous, got strides ", out.strides.str());
   if (!out.writable) fail("expected ", name, " to be writeable, got a read-only array");
   out_ = out;
   have_out_ = true;
@@ -58,8 +64,10 @@ void OpContext::output(const char* name, const TensorView& out, const Shape& exp
 Device OpContext::device() {
   if (device_resolved_) return device_;
   const std::string& d = policy_.device;
-  if (d == "auto") device_ = all_host_inputs_ ? kCpu : input_device_;
-  else device_ = parse_device(d);
+  if (d == "auto")
+    device_ = all_host_inputs_ ? kCpu : input_device_;
+  else
+    device_ = parse_device(d);
   device_resolved_ = true;
   return device_;
 }
@@ -104,7 +112,8 @@ TensorView OpContext::stage(const TensorView& v) {
   const bool alias = have_out_ && !allow_alias_ && overlaps(v, out_);
   if (v.device == dev && v.is_contiguous() && !alias) return v;
   Tensor t = v.is_contiguous() || v.device.is_cpu() ? Tensor(v.shape, v.dtype, dev) : Tensor();
-  if (!t.defined()) fail<NotSupportedError>("expected a contiguous device tensor, got strides ", v.strides.str());
+  if (!t.defined())
+    fail<NotSupportedError>("expected a contiguous device tensor, got strides ", v.strides.str());
   copy_into(v, t.view());
   keep_.push_back(t);
   return t.view();

@@ -26,7 +26,9 @@ const Policy& current_policy() { return g_policy; }
 PolicyScope::PolicyScope(Policy p) : previous_(std::move(g_policy)) { g_policy = std::move(p); }
 PolicyScope::~PolicyScope() { g_policy = std::move(previous_); }
 
-Precision parse_precision(std::string_view s) { return parse_enum<Precision>("precision", s, kPrecision); }
+Precision parse_precision(std::string_view s) {
+  return parse_enum<Precision>("precision", s, kPrecision);
+}
 const char* precision_name(Precision p) { return kPrecision[static_cast<int>(p)]; }
 Upload parse_upload(std::string_view s) { return parse_enum<Upload>("upload", s, kUpload); }
 const char* upload_name(Upload u) { return kUpload[static_cast<int>(u)]; }
@@ -43,6 +45,7 @@ void validate_device_string(std::string_view d) {
   if (d.substr(0, 5) == "cuda:" && d.size() > 5 &&
       d.find_first_not_of("0123456789", 5) == std::string_view::npos)
     return;
-  fail("policy", "expected device to be one of cpu, cuda, cuda:N, gpu, auto, metal, got \"", d, "\"");
+  fail("policy", "expected device to be one of cpu, cuda, cuda:N, gpu, auto, metal, got \"", d,
+       "\"");
 }
 }  // namespace lc

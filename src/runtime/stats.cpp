@@ -19,8 +19,12 @@ Counters& counters() {
 
 Stats stats() {
   auto& c = counters();
-  return Stats{c.contiguous_copies.load(), c.uploads.load(),   c.bytes_uploaded.load(),
-               c.downloads.load(),         c.bytes_downloaded.load(), c.device_allocations.load(),
+  return Stats{c.contiguous_copies.load(),
+               c.uploads.load(),
+               c.bytes_uploaded.load(),
+               c.downloads.load(),
+               c.bytes_downloaded.load(),
+               c.device_allocations.load(),
                c.syncs.load()};
 }
 
@@ -32,16 +36,21 @@ void reset_stats() {
 }
 
 namespace runtime {
-void count_contiguous_copy() { counters().contiguous_copies.fetch_add(1, std::memory_order_relaxed); }
+void count_contiguous_copy() {
+  counters().contiguous_copies.fetch_add(1, std::memory_order_relaxed);
+}
 void count_upload(std::size_t bytes) {
   counters().uploads.fetch_add(1, std::memory_order_relaxed);
   counters().bytes_uploaded.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
 }
 void count_download(std::size_t bytes) {
   counters().downloads.fetch_add(1, std::memory_order_relaxed);
-  counters().bytes_downloaded.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+  counters().bytes_downloaded.fetch_add(static_cast<std::int64_t>(bytes),
+                                        std::memory_order_relaxed);
 }
-void count_device_allocation() { counters().device_allocations.fetch_add(1, std::memory_order_relaxed); }
+void count_device_allocation() {
+  counters().device_allocations.fetch_add(1, std::memory_order_relaxed);
+}
 void count_sync() { counters().syncs.fetch_add(1, std::memory_order_relaxed); }
 }  // namespace runtime
 

@@ -34,23 +34,8 @@ using test::to_f64;
 
 constexpr double kTol = 1e-5;
 
-template <class E, class F>
-void expect_error(F&& f, const std::string& op) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception for " << op;
-  } catch (const E& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("[" + op + "] expected", 0), 0u) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception for " << op << ": " << e.what();
-  }
-}
-
-bool all_nan(const Tensor& t) {
-  for (double v : to_f64(t))
-    if (!std::isnan(v)) return false;
-  return true;
-}
+using test::all_nan;
+using test::expect_error;
 
 // Naive float64 conv2d: x (N,C,H,W), w (O,C/g,KH,KW), bias (O) or empty.
 std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const std::vector<double>& bias,

@@ -16,7 +16,7 @@ namespace {
 using test::rel_err;
 using test::to_f64;
 
-#define REQUIRE_GPU()                                                                       \
+#define REQUIRE_GPU() \
   if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason()
 
 const Device kGpu{DeviceKind::cuda, 0};
@@ -50,7 +50,9 @@ Tensor matching(const Tensor& v, const Tensor& like, const Policy& p) {
 }
 
 // ||gpu - ref|| / ||ref|| with both brought to the host.
-double err(const Tensor& gpu, const Tensor& ref) { return rel_err(to_host(gpu), to_f64(to_host(ref))); }
+double err(const Tensor& gpu, const Tensor& ref) {
+  return rel_err(to_host(gpu), to_f64(to_host(ref)));
+}
 
 TEST(CudaCore, UnavailableIsExplained) {
   if (cuda_available()) {
@@ -97,22 +99,28 @@ TEST(CudaCore, OutOfMemoryIsRecoverable) {
 
 double precision_tol(Precision p) {
   switch (p) {
-    case Precision::tf32: return 2e-3;
-    case Precision::fp16: return 5e-3;
-    case Precision::bf16: return 2e-2;
-    default: return 1e-5;
+    case Precision::tf32:
+      return 2e-3;
+    case Precision::fp16:
+      return 5e-3;
+    case Precision::bf16:
+      return 2e-2;
+    default:
+      return 1e-5;
   }
 }
 
 TEST(CudaCore, Matmul2dPrecisionsVsFloat64AndCpu) {
   REQUIRE_GPU();
   std::mt19937_64 rng(test::fresh_seed());
-  const std::int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 17}, {65, 127, 3}, {128, 256, 64}, {257, 129, 511}};
+  const std::int64_t shapes[][3] = {
+      {1, 1, 1}, {7, 33, 17}, {65, 127, 3}, {128, 256, 64}, {257, 129, 511}};
   for (Precision prec : {Precision::fp32, Precision::tf32, Precision::bf16, Precision::fp16}) {
     for (const auto& s : shapes) {
       SCOPED_TRACE(std::string(precision_name(prec)) + " " + std::to_string(s[0]) + "x" +
                    std::to_string(s[1]) + "x" + std::to_string(s[2]));
-      Tensor a = test::random_tensor(Shape{s[0], s[1]}, rng), b = test::random_tensor(Shape{s[1], s[2]}, rng);
+      Tensor a = test::random_tensor(Shape{s[0], s[1]}, rng),
+             b = test::random_tensor(Shape{s[1], s[2]}, rng);
       Tensor out = nan_tensor(Shape{s[0], s[2]}, kGpu);
       matmul2d_into(a.to(kGpu), b.to(kGpu), out, gpu_policy(prec));
       const Tensor ref = matmul2d(as_f64(a), as_f64(b), test::cpu_policy());
@@ -125,7 +133,8 @@ TEST(CudaCore, Matmul2dPrecisionsVsFloat64AndCpu) {
 TEST(CudaCore, Float64Gemm) {
   REQUIRE_GPU();
   std::mt19937_64 rng(test::fresh_seed());
-  Tensor a = test::random_tensor(Shape{37, 19}, rng, DType::f64), b = test::random_tensor(Shape{19, 45}, rng, DType::f64);
+  Tensor a = test::random_tensor(Shape{37, 19}, rng, DType::f64),
+         b = test::random_tensor(Shape{19, 45}, rng, DType::f64);
   Tensor c = matmul2d(a.to(kGpu), b.to(kGpu), gpu_policy());
   EXPECT_EQ(c.dtype(), DType::f64);
   EXPECT_LE(err(c, matmul2d(a, b, test::cpu_policy())), 1e-12);
@@ -154,7 +163,8 @@ TEST(CudaCore, BackendGemmEpiloguesAndBatches) {
       p.stride_a = p.m * p.k;
       p.stride_b = variant == 3 ? 0 : p.k * p.n;  // broadcast b over the batch
       p.stride_c = p.m * p.n;
-      SCOPED_TRACE("dtype " + std::string(dtype_name(dtype)) + " variant " + std::to_string(variant));
+      SCOPED_TRACE("dtype " + std::string(dtype_name(dtype)) + " variant " +
+                   std::to_string(variant));
       Tensor a = test::random_tensor(Shape{p.batch * p.m * p.k}, rng, dtype);
       Tensor b = test::random_tensor(Shape{p.batch * p.k * p.n}, rng, dtype);
       Tensor bias = test::random_tensor(Shape{p.n}, rng, dtype);
@@ -162,7 +172,8 @@ TEST(CudaCore, BackendGemmEpiloguesAndBatches) {
       Tensor ga = a.to(kGpu), gb = b.to(kGpu), gbias = bias.to(kGpu), gc = c0.to(kGpu);
       Tensor hc = c0.clone();
       const bool with_bias = variant != 5;
-      auto run = [&](backend::Backend& be, const Tensor& A, const Tensor& B, const Tensor& bi, const Tensor& C) {
+      auto run = [&](backend::Backend& be, const Tensor& A, const Tensor& B, const Tensor& bi,
+                     const Tensor& C) {
         backend::GemmProblem q = p;
         q.a = A.data();
         q.b = B.data();
@@ -185,9 +196,11 @@ TEST(CudaCore, LinearAndBatchedMatmulOnDevice) {
   for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
     Tensor y = linear(x.to(kGpu), w.to(kGpu), bias.to(kGpu).view(), act, gpu_policy());
     EXPECT_EQ(y.device(), kGpu);  // device inputs give a device result
-    EXPECT_LE(err(y, linear(as_f64(x), as_f64(w), as_f64(bias).view(), act, test::cpu_policy())), 1e-5);
+    EXPECT_LE(err(y, linear(as_f64(x), as_f64(w), as_f64(bias).view(), act, test::cpu_policy())),
+              1e-5);
   }
-  Tensor a = test::random_tensor(Shape{4, 1, 9, 13}, rng), b = test::random_tensor(Shape{3, 13, 6}, rng);
+  Tensor a = test::random_tensor(Shape{4, 1, 9, 13}, rng),
+         b = test::random_tensor(Shape{3, 13, 6}, rng);
   Tensor c = matmul(a.to(kGpu), b.to(kGpu), gpu_policy());
   EXPECT_LE(err(c, matmul(as_f64(a), as_f64(b), test::cpu_policy())), 1e-5);
 }
@@ -220,8 +233,9 @@ TEST(CudaCore, ElementwiseOps) {
     }
     Tensor y = test::random_tensor(Shape{n}, rng);
     for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul}) {
-      check_against_cpu([&](const Tensor& t, const Policy& p) { return binary(op, t, matching(y, t, p), p); },
-                        x, 1e-6, std::string(binary_name(op)));
+      check_against_cpu(
+          [&](const Tensor& t, const Policy& p) { return binary(op, t, matching(y, t, p), p); }, x,
+          1e-6, std::string(binary_name(op)));
     }
   }
   // Broadcasting: (M,N) op (N), (M,1), a scalar; offsets unaligned for the vector path.
@@ -241,22 +255,29 @@ TEST(CudaCore, RowwiseOpsAcrossKernelSizes) {
   REQUIRE_GPU();
   std::mt19937_64 rng(test::fresh_seed());
   // Each width picks a different kernel: warp per row, block per row, streamed (> 8192).
-  for (std::int64_t cols : {1, 3, 7, 33, 127, 128, 1000, 1024, 1025, 4096, 5000, 8192, 8193, 40000}) {
+  for (std::int64_t cols :
+       {1, 3, 7, 33, 127, 128, 1000, 1024, 1025, 4096, 5000, 8192, 8193, 40000}) {
     const std::int64_t rows = cols > 4096 ? 5 : 37;
     Tensor x = test::random_tensor(Shape{rows, cols}, rng);
     Tensor w = test::random_tensor(Shape{cols}, rng), b = test::random_tensor(Shape{cols}, rng);
     const std::string tag = " cols=" + std::to_string(cols);
-    check_against_cpu([](const Tensor& t, const Policy& p) { return softmax(t, p); }, x, 1e-5, "softmax" + tag);
+    check_against_cpu([](const Tensor& t, const Policy& p) { return softmax(t, p); }, x, 1e-5,
+                      "softmax" + tag);
     check_against_cpu([](const Tensor& t, const Policy& p) { return log_softmax(t, p); }, x, 1e-5,
                       "log_softmax" + tag);
-    check_against_cpu([&](const Tensor& t, const Policy& p) {
-      return layer_norm(t, matching(w, t, p).view(), matching(b, t, p).view(), 1e-5, p);
-    }, x, 1e-5, "layer_norm" + tag);
-    check_against_cpu([&](const Tensor& t, const Policy& p) { return rms_norm(t, matching(w, t, p).view(), 1e-6, p); },
-                      x, 1e-5, "rms_norm" + tag);
+    check_against_cpu(
+        [&](const Tensor& t, const Policy& p) {
+          return layer_norm(t, matching(w, t, p).view(), matching(b, t, p).view(), 1e-5, p);
+        },
+        x, 1e-5, "layer_norm" + tag);
+    check_against_cpu(
+        [&](const Tensor& t, const Policy& p) {
+          return rms_norm(t, matching(w, t, p).view(), 1e-6, p);
+        },
+        x, 1e-5, "rms_norm" + tag);
     for (ReduceOp op : {ReduceOp::sum, ReduceOp::mean, ReduceOp::max})
-      check_against_cpu([op](const Tensor& t, const Policy& p) { return reduce(op, t, p); }, x, 1e-5,
-                        "reduce " + std::to_string(static_cast<int>(op)) + tag);
+      check_against_cpu([op](const Tensor& t, const Policy& p) { return reduce(op, t, p); }, x,
+                        1e-5, "reduce " + std::to_string(static_cast<int>(op)) + tag);
   }
 }
 
@@ -265,7 +286,8 @@ TEST(CudaCore, FewLongRowsReduceInParts) {
   std::mt19937_64 rng(test::fresh_seed());
   Tensor x = test::random_tensor(Shape{3, 1 << 20}, rng);
   for (ReduceOp op : {ReduceOp::sum, ReduceOp::mean, ReduceOp::max})
-    check_against_cpu([op](const Tensor& t, const Policy& p) { return reduce(op, t, p); }, x, 1e-5, "split");
+    check_against_cpu([op](const Tensor& t, const Policy& p) { return reduce(op, t, p); }, x, 1e-5,
+                      "split");
 }
 
 TEST(CudaCore, TransposeIsExact) {

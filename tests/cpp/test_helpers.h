@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "lightning_core/lightning_core.h"
@@ -32,7 +33,8 @@ inline Tensor random_tensor(Shape shape, std::mt19937_64& rng, DType dtype = DTy
 inline void poison(const Tensor& t) {
   dispatch_float(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = std::numeric_limits<T>::quiet_NaN();
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      t.data<T>()[i] = std::numeric_limits<T>::quiet_NaN();
   });
 }
 
@@ -57,6 +59,25 @@ inline double rel_err(const Tensor& out, const std::vector<double>& ref) {
     den += ref[i] * ref[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// Expects f() to throw E with a message starting "[op] expected".
+template <class E, class F>
+void expect_error(F&& f, const std::string& op) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception for " << op;
+  } catch (const E& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("[" + op + "] expected", 0), 0u) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception for " << op << ": " << e.what();
+  }
+}
+
+inline bool all_nan(const Tensor& t) {
+  for (double v : to_f64(t))
+    if (!std::isnan(v)) return false;
+  return true;
 }
 
 inline Policy cpu_policy() { return Policy{}.with_device("cpu"); }

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "backends/cpu/thread_pool.h"
@@ -23,7 +23,8 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
 
 TEST(ThreadPool, SmallWorkStaysOnTheCaller) {
   const auto caller = std::this_thread::get_id();
-  parallel_for(10, 100, [&](std::int64_t, std::int64_t) { EXPECT_EQ(std::this_thread::get_id(), caller); });
+  parallel_for(10, 100,
+               [&](std::int64_t, std::int64_t) { EXPECT_EQ(std::this_thread::get_id(), caller); });
 }
 
 TEST(ThreadPool, ExceptionsReachTheCaller) {
@@ -41,7 +42,8 @@ TEST(ThreadPool, NestedRegionsRunSerially) {
   std::atomic<int> count{0};
   parallel_for(8, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i)
-      parallel_for(8, 1, [&](std::int64_t b2, std::int64_t e2) { count += static_cast<int>(e2 - b2); });
+      parallel_for(8, 1,
+                   [&](std::int64_t b2, std::int64_t e2) { count += static_cast<int>(e2 - b2); });
   });
   EXPECT_EQ(count.load(), 64);
 }

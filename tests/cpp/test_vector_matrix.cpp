@@ -17,24 +17,8 @@ using test::to_f64;
 constexpr double kTol32 = 1e-5, kTol64 = 1e-12;
 double tol(DType d) { return d == DType::f32 ? kTol32 : kTol64; }
 
-// Throws E and the message starts with "[op] expected".
-template <class E, class F>
-void expect_error(F&& f, const std::string& op) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception for " << op;
-  } catch (const E& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("[" + op + "] expected", 0), 0u) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception for " << op << ": " << e.what();
-  }
-}
-
-bool all_nan(const Tensor& t) {
-  for (double v : to_f64(t))
-    if (!std::isnan(v)) return false;
-  return true;
-}
+using test::all_nan;
+using test::expect_error;
 
 double unary_ref(UnaryOp op, double x) {
   switch (op) {

@@ -12,8 +12,8 @@ namespace lc::backend {
 
 const char* op_name(OpKind op) {
   static constexpr const char* kNames[] = {
-      "gemm",   "conv2d", "pool2d",  "attention", "attention_backward", "unary",    "binary",
-      "axpy",   "softmax", "norm",   "reduce",    "transpose",          "lstm_cell", "gru_cell"};
+      "gemm", "conv2d",  "pool2d", "attention", "attention_backward", "unary",     "binary",
+      "axpy", "softmax", "norm",   "reduce",    "transpose",          "lstm_cell", "gru_cell"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -51,7 +51,9 @@ class CpuBackend final : public Backend {
   void conv2d(const Conv2dProblem& p) override { cpu::conv2d(p); }
   void pool2d(const Pool2dProblem& p) override { cpu::pool2d(p); }
   void attention(const AttentionProblem& p) override { cpu::attention(p); }
-  void attention_backward(const AttentionBackwardProblem& p) override { cpu::attention_backward(p); }
+  void attention_backward(const AttentionBackwardProblem& p) override {
+    cpu::attention_backward(p);
+  }
   void unary(const UnaryProblem& p) override { cpu::unary(p); }
   void binary(const BinaryProblem& p) override { cpu::binary(p); }
   void axpy(const AxpyProblem& p) override { cpu::axpy(p); }

@@ -36,12 +36,14 @@ AttnDims attn_dims(const TensorView& q, const TensorView& k, const TensorView& v
   d.d = static_cast<int>(dq.d);
   d.dv = static_cast<int>(dv.d);
   if (d.kv_heads <= 0 || d.heads % d.kv_heads != 0)
-    fail<NotSupportedError>(op, "expected heads divisible by kv heads, got ", d.heads, " and ", d.kv_heads);
+    fail<NotSupportedError>(op, "expected heads divisible by kv heads, got ", d.heads, " and ",
+                            d.kv_heads);
   return d;
 }
 
 void zero(Context& ctx, const TensorView& t) {
-  if (t.numel() > 0) LC_CUDA_CHECK(cudaMemsetAsync(t.data, 0, static_cast<std::size_t>(t.numel()) * 4, ctx.stream));
+  if (t.numel() > 0)
+    LC_CUDA_CHECK(cudaMemsetAsync(t.data, 0, static_cast<std::size_t>(t.numel()) * 4, ctx.stream));
 }
 
 }  // namespace

@@ -18,21 +18,27 @@ void launch_bwd(Context& ctx, const AttnBwdParams& p, std::int64_t bh, std::int6
   using Smem = BwdSmem<kD, kT>;
   auto* dkdv = attention_bwd_dkdv_kernel<kD, kT, kRound>;
   auto* dq = attention_bwd_dq_kernel<kD, kT, kRound>;
-  LC_CUDA_CHECK(cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem::kBytes));
-  LC_CUDA_CHECK(cudaFuncSetAttribute(dq, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem::kBytes));
-  dkdv<<<dim3(static_cast<unsigned>((p.sk + kT - 1) / kT), static_cast<unsigned>(bkv)), 256, Smem::kBytes,
-         ctx.stream>>>(p);
+  LC_CUDA_CHECK(
+      cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem::kBytes));
+  LC_CUDA_CHECK(
+      cudaFuncSetAttribute(dq, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem::kBytes));
+  dkdv<<<dim3(static_cast<unsigned>((p.sk + kT - 1) / kT), static_cast<unsigned>(bkv)), 256,
+         Smem::kBytes, ctx.stream>>>(p);
   LC_CUDA_CHECK_LAUNCH();
-  dq<<<dim3(static_cast<unsigned>((p.sq + kT - 1) / kT), static_cast<unsigned>(bh)), 256, Smem::kBytes,
-       ctx.stream>>>(p);
+  dq<<<dim3(static_cast<unsigned>((p.sq + kT - 1) / kT), static_cast<unsigned>(bh)), 256,
+       Smem::kBytes, ctx.stream>>>(p);
   LC_CUDA_CHECK_LAUNCH();
 }
 
 template <int kRound>
-void dispatch_bwd(Context& ctx, const AttnBwdParams& p, std::int64_t bh, std::int64_t bkv, int bucket) {
-  if (bucket == 64) launch_bwd<64, 64, kRound>(ctx, p, bh, bkv);
-  else if (bucket == 128) launch_bwd<128, 64, kRound>(ctx, p, bh, bkv);
-  else launch_bwd<256, 32, kRound>(ctx, p, bh, bkv);
+void dispatch_bwd(Context& ctx, const AttnBwdParams& p, std::int64_t bh, std::int64_t bkv,
+                  int bucket) {
+  if (bucket == 64)
+    launch_bwd<64, 64, kRound>(ctx, p, bh, bkv);
+  else if (bucket == 128)
+    launch_bwd<128, 64, kRound>(ctx, p, bh, bkv);
+  else
+    launch_bwd<256, 32, kRound>(ctx, p, bh, bkv);
 }
 
 }  // namespace
@@ -40,7 +46,8 @@ void dispatch_bwd(Context& ctx, const AttnBwdParams& p, std::int64_t bh, std::in
 void run_attention_backward(Context& ctx, const AttnBwdArgs& a) {
   const AttnDims& d = a.dims;
   if (std::max(d.d, d.dv) > 256)
-    fail<NotSupportedError>("attention_backward", "expected head dims <= 256 on CUDA, got ", d.d, " and ", d.dv);
+    fail<NotSupportedError>("attention_backward", "expected head dims <= 256 on CUDA, got ", d.d,
+                            " and ", d.dv);
   const std::int64_t rows = d.batch * d.heads * d.sq;
   Scratch buf = ctx.scratch(static_cast<std::size_t>(rows) * (d.dv + 2) * sizeof(float));
   float* out = buf.as<float>();
@@ -90,9 +97,12 @@ void run_attention_backward(Context& ctx, const AttnBwdArgs& a) {
       dispatch_bwd<R>(ctx, p, nb * d.heads, nb * d.kv_heads, plan.d_bucket);
     }
   };
-  if (a.precision == Precision::bf16) go(std::integral_constant<int, kRoundBf16>{});
-  else if (a.precision == Precision::fp16) go(std::integral_constant<int, kRoundFp16>{});
-  else go(std::integral_constant<int, kRoundNone>{});
+  if (a.precision == Precision::bf16)
+    go(std::integral_constant<int, kRoundBf16>{});
+  else if (a.precision == Precision::fp16)
+    go(std::integral_constant<int, kRoundFp16>{});
+  else
+    go(std::integral_constant<int, kRoundNone>{});
 }
 
 }  // namespace lc::cuda

@@ -20,9 +20,12 @@ using RoundTag = std::integral_constant<int, R>;
 
 template <class F>
 void with_round(Precision p, F&& f) {
-  if (p == Precision::bf16) f(RoundTag<kRoundBf16>{});
-  else if (p == Precision::fp16) f(RoundTag<kRoundFp16>{});
-  else f(RoundTag<kRoundNone>{});
+  if (p == Precision::bf16)
+    f(RoundTag<kRoundBf16>{});
+  else if (p == Precision::fp16)
+    f(RoundTag<kRoundFp16>{});
+  else
+    f(RoundTag<kRoundNone>{});
 }
 
 template <class Kernel>
@@ -67,13 +70,19 @@ void run_rows(Context& ctx, const AttnFwdParams& p, std::int64_t bh, int rows_pe
   const int vcols = (p.dv + 31) / 32;
   auto go = [&](auto rows_tag) {
     constexpr int R = decltype(rows_tag)::value;
-    if (vcols <= 1) launch_rows<R, 1, kRound>(ctx, p, bh);
-    else if (vcols <= 2) launch_rows<R, 2, kRound>(ctx, p, bh);
-    else if (vcols <= 4) launch_rows<R, 4, kRound>(ctx, p, bh);
-    else launch_rows<R, 8, kRound>(ctx, p, bh);
+    if (vcols <= 1)
+      launch_rows<R, 1, kRound>(ctx, p, bh);
+    else if (vcols <= 2)
+      launch_rows<R, 2, kRound>(ctx, p, bh);
+    else if (vcols <= 4)
+      launch_rows<R, 4, kRound>(ctx, p, bh);
+    else
+      launch_rows<R, 8, kRound>(ctx, p, bh);
   };
-  if (rows_per_warp >= 4) go(std::integral_constant<int, 4>{});
-  else go(std::integral_constant<int, 1>{});
+  if (rows_per_warp >= 4)
+    go(std::integral_constant<int, 4>{});
+  else
+    go(std::integral_constant<int, 1>{});
 }
 
 template <int kD, int kT, int kThreads>
@@ -95,7 +104,8 @@ void run_tiled(Context& ctx, AttnFwdParams p, std::int64_t bh, const attn::FwdPl
   kernel<<<grid, kThreads, Smem::kBytes, ctx.stream>>>(p);
   LC_CUDA_CHECK_LAUNCH();
   if (plan.splits > 1) {
-    attention_split_combine_kernel<<<static_cast<unsigned>((rows + 3) / 4), 128, 0, ctx.stream>>>(p, rows);
+    attention_split_combine_kernel<<<static_cast<unsigned>((rows + 3) / 4), 128, 0, ctx.stream>>>(
+        p, rows);
     LC_CUDA_CHECK_LAUNCH();
   }
 }
@@ -118,11 +128,17 @@ void run_attention_forward(Context& ctx, const AttnFwdArgs& a, const attn::FwdPl
     const std::int64_t bh = nb * heads;
     if (plan.variant == attn::FwdVariant::tiled) {
       const bool narrow = plan.threads == 128;
-      if (plan.d_bucket == 64) narrow ? run_tiled<64, 64, 128>(ctx, p, bh, plan) : run_tiled<64, 64, 256>(ctx, p, bh, plan);
-      else if (plan.d_bucket == 128) narrow ? run_tiled<128, 64, 128>(ctx, p, bh, plan) : run_tiled<128, 64, 256>(ctx, p, bh, plan);
-      else run_tiled<256, 32, 256>(ctx, p, bh, plan);
+      if (plan.d_bucket == 64)
+        narrow ? run_tiled<64, 64, 128>(ctx, p, bh, plan)
+               : run_tiled<64, 64, 256>(ctx, p, bh, plan);
+      else if (plan.d_bucket == 128)
+        narrow ? run_tiled<128, 64, 128>(ctx, p, bh, plan)
+               : run_tiled<128, 64, 256>(ctx, p, bh, plan);
+      else
+        run_tiled<256, 32, 256>(ctx, p, bh, plan);
     } else {
-      with_round(a.precision, [&](auto r) { run_rows<decltype(r)::value>(ctx, p, bh, plan.rows_per_warp); });
+      with_round(a.precision,
+                 [&](auto r) { run_rows<decltype(r)::value>(ctx, p, bh, plan.rows_per_warp); });
     }
   }
 }

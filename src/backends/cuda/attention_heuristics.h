@@ -38,7 +38,9 @@ struct FwdPlan {
 inline bool is_half(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
 
 // Smallest of {32, 64, 128, 256} holding d (0 when d > 256).
-inline int bucket_mma(int d) { return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : d <= 256 ? 256 : 0; }
+inline int bucket_mma(int d) {
+  return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : d <= 256 ? 256 : 0;
+}
 // Smallest of {64, 128, 256} holding d: the SIMT tiles split columns in float4 groups of 16 lanes.
 inline int bucket_simt(int d) { return d <= 64 ? 64 : d <= 128 ? 128 : d <= 256 ? 256 : 0; }
 // SIMT tile rows: 64, or 32 for 256-wide heads (shared memory).
@@ -64,8 +66,9 @@ inline int split_count(std::int64_t blocks, std::int64_t key_tiles, std::int64_t
   const std::int64_t max_s = key_tiles < 16 ? key_tiles : 16;
   for (std::int64_t s = 1; s <= max_s; ++s) {
     const std::int64_t waves = ceil_div(blocks * s, slots);
-    const double cost = static_cast<double>(waves) * static_cast<double>(ceil_div(key_tiles, s) + 1) +
-                        (s > 1 ? 1.0 + 0.1 * static_cast<double>(s) : 0.0);
+    const double cost =
+        static_cast<double>(waves) * static_cast<double>(ceil_div(key_tiles, s) + 1) +
+        (s > 1 ? 1.0 + 0.1 * static_cast<double>(s) : 0.0);
     if (s == 1 || cost < best_cost) {
       best = static_cast<int>(s);
       best_cost = cost;
@@ -89,7 +92,8 @@ inline FwdPlan plan_forward(const FwdShape& s) {
   if (dmax > 256) return rows_plan("head dim > 256: no tiled kernel");
   const bool tiny = s.sq < 64 || s.sk < 64 || s.sq * s.sk * s.batch_heads < 256 * 256;
   if (is_half(s.precision)) {
-    if (tiny) return rows_plan("short sequence: launch-bound, one warp per row (16-bit rounded inputs)");
+    if (tiny)
+      return rows_plan("short sequence: launch-bound, one warp per row (16-bit rounded inputs)");
     plan.variant = FwdVariant::mma16;
     plan.d_bucket = bucket_mma(dmax);
     plan.reason = "bf16/fp16: tensor-core flash kernel (mma.sync m16n8k16, fp32 accumulation)";
@@ -103,7 +107,8 @@ inline FwdPlan plan_forward(const FwdShape& s) {
   plan.tile = simt_tile(plan.d_bucket);
   plan.threads = tiled_threads(plan.d_bucket);
   const std::int64_t qtiles = ceil_div(s.sq, plan.tile), ktiles = ceil_div(s.sk, plan.tile);
-  const std::int64_t slots = static_cast<std::int64_t>(s.sm_count) * tiled_blocks_per_sm(plan.d_bucket, plan.threads);
+  const std::int64_t slots =
+      static_cast<std::int64_t>(s.sm_count) * tiled_blocks_per_sm(plan.d_bucket, plan.threads);
   plan.splits = split_count(qtiles * s.batch_heads, ktiles, slots);
   plan.tiles_per_split = static_cast<int>(ceil_div(ktiles, plan.splits));
   plan.splits = static_cast<int>(ceil_div(ktiles, plan.tiles_per_split));

@@ -15,7 +15,8 @@ namespace {
 using namespace kern;
 
 unsigned blocks_for(std::int64_t n, const Context& ctx) {
-  const std::int64_t b = std::min<std::int64_t>((n + 255) / 256, static_cast<std::int64_t>(ctx.props.multiProcessorCount) * 16);
+  const std::int64_t b = std::min<std::int64_t>(
+      (n + 255) / 256, static_cast<std::int64_t>(ctx.props.multiProcessorCount) * 16);
   return static_cast<unsigned>(std::max<std::int64_t>(b, 1));
 }
 
@@ -35,14 +36,25 @@ void run_direct(Context& ctx, const backend::Conv2dProblem& p) {
   d.kw = static_cast<int>(p.weight.shape[3]);
   d.oh = static_cast<int>(p.out.shape[2]);
   d.ow = static_cast<int>(p.out.shape[3]);
-  d.sh = q.stride_h; d.sw = q.stride_w; d.ph = q.pad_h; d.pw = q.pad_w;
-  d.dh = q.dilation_h; d.dw = q.dilation_w; d.groups = q.groups;
+  d.sh = q.stride_h;
+  d.sw = q.stride_w;
+  d.ph = q.pad_h;
+  d.pw = q.pad_w;
+  d.dh = q.dilation_h;
+  d.dw = q.dilation_w;
+  d.groups = q.groups;
   d.relu = q.relu;
   const unsigned blocks = blocks_for(p.out.numel(), ctx);
   switch (p.precision) {
-    case Precision::bf16: conv2d_direct_kernel<kRoundBf16><<<blocks, 256, 0, ctx.stream>>>(d); break;
-    case Precision::fp16: conv2d_direct_kernel<kRoundFp16><<<blocks, 256, 0, ctx.stream>>>(d); break;
-    default: conv2d_direct_kernel<kRoundNone><<<blocks, 256, 0, ctx.stream>>>(d); break;
+    case Precision::bf16:
+      conv2d_direct_kernel<kRoundBf16><<<blocks, 256, 0, ctx.stream>>>(d);
+      break;
+    case Precision::fp16:
+      conv2d_direct_kernel<kRoundFp16><<<blocks, 256, 0, ctx.stream>>>(d);
+      break;
+    default:
+      conv2d_direct_kernel<kRoundNone><<<blocks, 256, 0, ctx.stream>>>(d);
+      break;
   }
   LC_CUDA_CHECK_LAUNCH();
 }
@@ -58,7 +70,8 @@ bool run_cudnn(Context& ctx, const backend::Conv2dProblem& p) {
     rounded = ctx.scratch(static_cast<std::size_t>(nx + nw) * sizeof(float));
     float* xr = rounded.as<float>();
     float* wr = xr + nx;
-    auto* kernel = p.precision == Precision::bf16 ? round_copy_kernel<kRoundBf16> : round_copy_kernel<kRoundFp16>;
+    auto* kernel = p.precision == Precision::bf16 ? round_copy_kernel<kRoundBf16>
+                                                  : round_copy_kernel<kRoundFp16>;
     kernel<<<blocks_for(nx, ctx), 256, 0, ctx.stream>>>(x, xr, nx);
     LC_CUDA_CHECK_LAUNCH();
     kernel<<<blocks_for(nw, ctx), 256, 0, ctx.stream>>>(w, wr, nw);
@@ -71,8 +84,8 @@ bool run_cudnn(Context& ctx, const backend::Conv2dProblem& p) {
   if (p.bias || p.params.relu) {
     const std::int64_t total = p.out.numel();
     conv_bias_relu_kernel<<<blocks_for(total, ctx), 256, 0, ctx.stream>>>(
-        p.out.ptr<float>(), p.bias, total, p.out.shape[2] * p.out.shape[3], static_cast<int>(p.out.shape[1]),
-        p.params.relu);
+        p.out.ptr<float>(), p.bias, total, p.out.shape[2] * p.out.shape[3],
+        static_cast<int>(p.out.shape[1]), p.params.relu);
     LC_CUDA_CHECK_LAUNCH();
   }
   return true;
@@ -84,9 +97,16 @@ bool run_cudnn(Context& ctx, const backend::Conv2dProblem& p) {
 void conv2d(Context& ctx, const backend::Conv2dProblem& p) {
   if (p.out.numel() == 0) return;
   convh::ConvShape s;
-  s.n = p.x.shape[0]; s.c = p.x.shape[1]; s.h = p.x.shape[2]; s.w = p.x.shape[3];
-  s.o = p.weight.shape[0]; s.kh = p.weight.shape[2]; s.kw = p.weight.shape[3];
-  s.oh = p.out.shape[2]; s.ow = p.out.shape[3]; s.groups = p.params.groups;
+  s.n = p.x.shape[0];
+  s.c = p.x.shape[1];
+  s.h = p.x.shape[2];
+  s.w = p.x.shape[3];
+  s.o = p.weight.shape[0];
+  s.kh = p.weight.shape[2];
+  s.kw = p.weight.shape[3];
+  s.oh = p.out.shape[2];
+  s.ow = p.out.shape[3];
+  s.groups = p.params.groups;
 #ifdef LC_HAVE_CUDNN
   s.cudnn_available = true;
 #endif

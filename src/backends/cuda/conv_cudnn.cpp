@@ -24,7 +24,8 @@ struct Handle {
   }
 };
 
-using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int>;
+using Key =
+    std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int>;
 
 struct Choice {
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
@@ -44,7 +45,8 @@ constexpr std::size_t kSearchWorkspace = std::size_t{64} << 20;
 
 }  // namespace
 
-bool conv2d_cudnn(Context& ctx, const backend::Conv2dProblem& p, const float* x, const float* w, bool tensor_ops) {
+bool conv2d_cudnn(Context& ctx, const backend::Conv2dProblem& p, const float* x, const float* w,
+                  bool tensor_ops) {
   const Conv2dParams& q = p.params;
   const int n = static_cast<int>(p.x.shape[0]), c = static_cast<int>(p.x.shape[1]);
   const int h = static_cast<int>(p.x.shape[2]), wd = static_cast<int>(p.x.shape[3]);
@@ -62,11 +64,15 @@ bool conv2d_cudnn(Context& ctx, const backend::Conv2dProblem& p, const float* x,
   LC_CUDNN_CHECK(cudnnCreateTensorDescriptor(&yd.h));
   LC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&wdsc.h));
   LC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cd.h));
-  LC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(xd.h, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, wd));
-  LC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yd.h, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, o, oh, ow));
-  LC_CUDNN_CHECK(cudnnSetFilter4dDescriptor(wdsc.h, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, o, cg, kh, kw));
-  LC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd.h, q.pad_h, q.pad_w, q.stride_h, q.stride_w, q.dilation_h,
-                                                 q.dilation_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  LC_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(xd.h, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, wd));
+  LC_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(yd.h, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, o, oh, ow));
+  LC_CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(wdsc.h, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, o, cg, kh, kw));
+  LC_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd.h, q.pad_h, q.pad_w, q.stride_h, q.stride_w,
+                                                 q.dilation_h, q.dilation_w,
+                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   LC_CUDNN_CHECK(cudnnSetConvolutionGroupCount(cd.h, q.groups));
   LC_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.h, math));
 
@@ -75,17 +81,31 @@ bool conv2d_cudnn(Context& ctx, const backend::Conv2dProblem& p, const float* x,
   LC_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(cd.h, xd.h, wdsc.h, &dn, &dc, &dh, &dw));
   if (dn != n || dc != o || dh != oh || dw != ow) return false;
 
-  const Key key{ctx.device, n, c, h, wd, o, cg, kh, kw, q.pad_h, q.pad_w, q.stride_h * 1000 + q.stride_w,
-                q.dilation_h * 1000 + q.dilation_w, q.groups, static_cast<int>(math), 0};
+  const Key key{ctx.device,
+                n,
+                c,
+                h,
+                wd,
+                o,
+                cg,
+                kh,
+                kw,
+                q.pad_h,
+                q.pad_w,
+                q.stride_h * 1000 + q.stride_w,
+                q.dilation_h * 1000 + q.dilation_w,
+                q.groups,
+                static_cast<int>(math),
+                0};
   auto it = cache().find(key);
   if (it == cache().end()) {
     Choice choice;
     Scratch ws = ctx.scratch(kSearchWorkspace);
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
     int returned = 0;
-    LC_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle, xd.h, x, wdsc.h, w, cd.h, yd.h, p.out.data,
-                                                          static_cast<int>(perf.size()), &returned, perf.data(),
-                                                          ws.get(), kSearchWorkspace));
+    LC_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+        handle, xd.h, x, wdsc.h, w, cd.h, yd.h, p.out.data, static_cast<int>(perf.size()),
+        &returned, perf.data(), ws.get(), kSearchWorkspace));
     for (int i = 0; i < returned; ++i) {  // sorted fastest first
       const auto& r = perf[i];
       if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kSearchWorkspace) continue;
@@ -103,8 +123,8 @@ bool conv2d_cudnn(Context& ctx, const backend::Conv2dProblem& p, const float* x,
   LC_CUDNN_CHECK(cudnnSetConvolutionMathType(cd.h, ch.math));
   Scratch ws = ctx.scratch(ch.workspace);
   const float alpha = 1.f, beta = 0.f;
-  LC_CUDNN_CHECK(cudnnConvolutionForward(handle, &alpha, xd.h, x, wdsc.h, w, cd.h, ch.algo, ws.get(), ch.workspace,
-                                         &beta, yd.h, p.out.data));
+  LC_CUDNN_CHECK(cudnnConvolutionForward(handle, &alpha, xd.h, x, wdsc.h, w, cd.h, ch.algo,
+                                         ws.get(), ch.workspace, &beta, yd.h, p.out.data));
   return true;
 }
 

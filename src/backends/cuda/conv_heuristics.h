@@ -26,7 +26,8 @@ inline std::int64_t conv_macs(const ConvShape& s) {
 inline ConvPlan plan_conv(const ConvShape& s) {
   if (!s.cudnn_available) return {ConvVariant::direct, "no cuDNN in this build: direct kernel"};
   if (conv_macs(s) <= (std::int64_t{1} << 24))
-    return {ConvVariant::direct, "small convolution: launch-bound, one direct kernel with fused bias/ReLU"};
+    return {ConvVariant::direct,
+            "small convolution: launch-bound, one direct kernel with fused bias/ReLU"};
   return {ConvVariant::cudnn, "large convolution: cuDNN (algorithm searched once per shape)"};
 }
 

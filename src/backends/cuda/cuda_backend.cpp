@@ -58,8 +58,10 @@ void throw_cudnn_error(cudnnStatus_t s, const char* expr, const char* file, int 
 
 DeviceScope::DeviceScope(int device) {
   LC_CUDA_CHECK(cudaGetDevice(&previous_));
-  if (previous_ != device) LC_CUDA_CHECK(cudaSetDevice(device));
-  else previous_ = -1;
+  if (previous_ != device)
+    LC_CUDA_CHECK(cudaSetDevice(device));
+  else
+    previous_ = -1;
 }
 
 DeviceScope::~DeviceScope() {
@@ -118,7 +120,9 @@ namespace {
 
 using namespace lc::backend;
 
-bool is_lowp(Precision p) { return p == Precision::tf32 || p == Precision::bf16 || p == Precision::fp16; }
+bool is_lowp(Precision p) {
+  return p == Precision::tf32 || p == Precision::bf16 || p == Precision::fp16;
+}
 
 class CudaBackend final : public Backend {
  public:
@@ -134,12 +138,21 @@ class CudaBackend final : public Backend {
         // float64 runs in float64 whatever the policy asks (never lower); float32 in fp32 or
         // the tensor-core precision the policy allows, never in float64.
         return dtype == DType::f64 || precision == Precision::fp32 || is_lowp(precision);
-      case OpKind::unary: case OpKind::binary: case OpKind::axpy: case OpKind::transpose:
-      case OpKind::softmax: case OpKind::norm: case OpKind::reduce:
+      case OpKind::unary:
+      case OpKind::binary:
+      case OpKind::axpy:
+      case OpKind::transpose:
+      case OpKind::softmax:
+      case OpKind::norm:
+      case OpKind::reduce:
         return true;  // float32 and float64 (arithmetic in the input's type)
-      case OpKind::pool2d: case OpKind::lstm_cell: case OpKind::gru_cell:
+      case OpKind::pool2d:
+      case OpKind::lstm_cell:
+      case OpKind::gru_cell:
         return f32;
-      case OpKind::conv2d: case OpKind::attention: case OpKind::attention_backward:
+      case OpKind::conv2d:
+      case OpKind::attention:
+      case OpKind::attention_backward:
         return f32 && precision != Precision::fp64;
     }
     return false;
@@ -208,9 +221,10 @@ void write_error(char* err, std::size_t n, const std::string& msg) {
 LC_EXPORT int lc_backend_device_count(int abi_version, char* err, std::size_t err_len) {
   using lc::cuda::write_error;
   if (abi_version != lc::backend::kAbiVersion) {
-    write_error(err, err_len, "CUDA backend library built for backend ABI " +
-                                  std::to_string(lc::backend::kAbiVersion) + ", core expects " +
-                                  std::to_string(abi_version));
+    write_error(err, err_len,
+                "CUDA backend library built for backend ABI " +
+                    std::to_string(lc::backend::kAbiVersion) + ", core expects " +
+                    std::to_string(abi_version));
     return 0;
   }
   int count = 0;
@@ -222,7 +236,8 @@ LC_EXPORT int lc_backend_device_count(int abi_version, char* err, std::size_t er
                              : e == cudaErrorInsufficientDriver
                                  ? "no driver (or one too old for this CUDA runtime)"
                                  : "no usable device";
-    write_error(err, err_len, what + " (" + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")");
+    write_error(err, err_len,
+                what + " (" + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")");
     return 0;
   }
   if (count == 0) write_error(err, err_len, "no device (cudaGetDeviceCount reports 0)");

@@ -67,7 +67,8 @@ struct Context;
 class Scratch {
  public:
   Scratch() = default;
-  Scratch(DevicePool* pool, std::size_t bytes) : pool_(pool), ptr_(bytes ? pool->allocate(bytes) : nullptr) {}
+  Scratch(DevicePool* pool, std::size_t bytes)
+      : pool_(pool), ptr_(bytes ? pool->allocate(bytes) : nullptr) {}
   Scratch(Scratch&& o) noexcept : pool_(o.pool_), ptr_(o.ptr_) { o.ptr_ = nullptr; }
   Scratch& operator=(Scratch&& o) noexcept {
     if (this != &o) {
@@ -106,7 +107,7 @@ struct Context {
   Context& operator=(const Context&) = delete;
 
   int device = 0;
-  cudaDeviceProp props{};  // sm count, L2 size, shared-memory limits, name
+  cudaDeviceProp props{};         // sm count, L2 size, shared-memory limits, name
   cudaStream_t stream = nullptr;  // blocking: ordered with the legacy default stream (interop)
   cublasLtHandle_t lt = nullptr;
   cublasHandle_t blas = nullptr;  // float64 GEMM only

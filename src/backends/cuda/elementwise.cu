@@ -20,9 +20,11 @@ void launch_map(Context& ctx, F f, T* out, const T* a, const T* b, std::int64_t 
   constexpr int V = kVec16<T>;
   const bool vec = is_aligned16(out) && is_aligned16(a) && (kIn == 1 || is_aligned16(b));
   if (vec && n >= V) {
-    launch(ctx, map_contiguous<T, F, kIn, V>, grid_for(n / V, kThreads, ctx), kThreads, 0, f, out, a, b, n);
+    launch(ctx, map_contiguous<T, F, kIn, V>, grid_for(n / V, kThreads, ctx), kThreads, 0, f, out,
+           a, b, n);
   } else {
-    launch(ctx, map_contiguous<T, F, kIn, 1>, grid_for(n, kThreads, ctx), kThreads, 0, f, out, a, b, n);
+    launch(ctx, map_contiguous<T, F, kIn, 1>, grid_for(n, kThreads, ctx), kThreads, 0, f, out, a, b,
+           n);
   }
   LC_CUDA_CHECK_LAUNCH();
 }
@@ -30,15 +32,24 @@ void launch_map(Context& ctx, F f, T* out, const T* a, const T* b, std::int64_t 
 template <class F>
 decltype(auto) with_unary(UnaryOp op, F&& f) {
   switch (op) {
-    case UnaryOp::relu: return f(ReluF{});
-    case UnaryOp::gelu: return f(GeluF{});
-    case UnaryOp::silu: return f(SiluF{});
-    case UnaryOp::sigmoid: return f(SigmoidF{});
-    case UnaryOp::tanh: return f(TanhF{});
-    case UnaryOp::exp: return f(ExpF{});
-    case UnaryOp::neg: return f(NegF{});
-    case UnaryOp::abs: return f(AbsF{});
-    case UnaryOp::sqrt: return f(SqrtF{});
+    case UnaryOp::relu:
+      return f(ReluF{});
+    case UnaryOp::gelu:
+      return f(GeluF{});
+    case UnaryOp::silu:
+      return f(SiluF{});
+    case UnaryOp::sigmoid:
+      return f(SigmoidF{});
+    case UnaryOp::tanh:
+      return f(TanhF{});
+    case UnaryOp::exp:
+      return f(ExpF{});
+    case UnaryOp::neg:
+      return f(NegF{});
+    case UnaryOp::abs:
+      return f(AbsF{});
+    case UnaryOp::sqrt:
+      return f(SqrtF{});
   }
   fail<NotSupportedError>("unary", "expected a known unary op, got ", static_cast<int>(op));
 }
@@ -46,10 +57,14 @@ decltype(auto) with_unary(UnaryOp op, F&& f) {
 template <class F>
 decltype(auto) with_binary(BinaryOp op, F&& f) {
   switch (op) {
-    case BinaryOp::add: return f(AddF{});
-    case BinaryOp::sub: return f(SubF{});
-    case BinaryOp::mul: return f(MulF{});
-    case BinaryOp::div: return f(DivF{});
+    case BinaryOp::add:
+      return f(AddF{});
+    case BinaryOp::sub:
+      return f(SubF{});
+    case BinaryOp::mul:
+      return f(MulF{});
+    case BinaryOp::div:
+      return f(DivF{});
   }
   fail<NotSupportedError>("binary", "expected a known binary op, got ", static_cast<int>(op));
 }
@@ -61,7 +76,8 @@ StridedShape collapse(const TensorView& out, const TensorView& a, const TensorVi
   int r = 0;
   for (int d = 0; d < out.rank(); ++d) {
     if (out.shape[d] == 1) continue;
-    if (r > 0 && sa[r - 1] == a.strides[d] * out.shape[d] && sb[r - 1] == b.strides[d] * out.shape[d]) {
+    if (r > 0 && sa[r - 1] == a.strides[d] * out.shape[d] &&
+        sb[r - 1] == b.strides[d] * out.shape[d]) {
       shape[r - 1] *= out.shape[d];
       sa[r - 1] = a.strides[d];
       sb[r - 1] = b.strides[d];
@@ -92,7 +108,8 @@ StridedShape collapse(const TensorView& out, const TensorView& a, const TensorVi
 }
 
 // Block and grid for a (rows, cols) walk: x-threads along cols, y-threads along rows.
-void rows_config(const Context& ctx, std::int64_t rows, std::int64_t cols, dim3& grid, dim3& block) {
+void rows_config(const Context& ctx, std::int64_t rows, std::int64_t cols, dim3& grid,
+                 dim3& block) {
   int bx = 32;
   while (bx < kThreads && bx < cols) bx *= 2;
   block = dim3(bx, kThreads / bx);
@@ -127,7 +144,8 @@ void binary(Context& ctx, const backend::BinaryProblem& p) {
       const StridedShape s = collapse(p.out, p.a, p.b);
       dim3 grid, block;
       rows_config(ctx, s.outer, s.inner, grid, block);
-      launch(ctx, map_strided<T, F>, grid, block, 0, f, p.out.ptr<T>(), p.a.ptr<T>(), p.b.ptr<T>(), s);
+      launch(ctx, map_strided<T, F>, grid, block, 0, f, p.out.ptr<T>(), p.a.ptr<T>(), p.b.ptr<T>(),
+             s);
       LC_CUDA_CHECK_LAUNCH();
     });
   });
@@ -149,11 +167,15 @@ void convert_f32_to_half(Context& ctx, const float* src, void* dst, std::int64_t
   const unsigned grid = grid_for(vec ? std::max<std::int64_t>(n / 8, 1) : n, kThreads, ctx);
   auto run_kernel = [&](auto half_tag) {
     using H = decltype(half_tag);
-    if (vec) launch(ctx, convert_f32<H, true>, grid, kThreads, 0, src, static_cast<H*>(dst), n);
-    else launch(ctx, convert_f32<H, false>, grid, kThreads, 0, src, static_cast<H*>(dst), n);
+    if (vec)
+      launch(ctx, convert_f32<H, true>, grid, kThreads, 0, src, static_cast<H*>(dst), n);
+    else
+      launch(ctx, convert_f32<H, false>, grid, kThreads, 0, src, static_cast<H*>(dst), n);
   };
-  if (kind == HalfKind::bf16) run_kernel(__nv_bfloat16{});
-  else run_kernel(__half{});
+  if (kind == HalfKind::bf16)
+    run_kernel(__nv_bfloat16{});
+  else
+    run_kernel(__half{});
   LC_CUDA_CHECK_LAUNCH();
 }
 
@@ -168,9 +190,12 @@ void bias_activation(Context& ctx, DType dtype, void* c, const void* bias, std::
       launch(ctx, bias_act_rows<T, decltype(f)>, grid, block, 0, f, static_cast<T*>(c),
              static_cast<const T*>(bias), rows, cols);
     };
-    if (act == Activation::relu) run_kernel(ReluF{});
-    else if (act == Activation::gelu) run_kernel(GeluF{});
-    else run_kernel(IdentityF{});
+    if (act == Activation::relu)
+      run_kernel(ReluF{});
+    else if (act == Activation::gelu)
+      run_kernel(GeluF{});
+    else
+      run_kernel(IdentityF{});
   });
   LC_CUDA_CHECK_LAUNCH();
 }

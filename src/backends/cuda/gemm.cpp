@@ -65,7 +65,8 @@ void GemmCacheDeleter::operator()(GemmCache* cache) const noexcept { delete cach
 namespace {
 
 // The largest power of two (up to 256) dividing every address the operand takes.
-std::uint32_t alignment_of(const void* p, std::int64_t batch, std::int64_t stride, std::size_t elem) {
+std::uint32_t alignment_of(const void* p, std::int64_t batch, std::int64_t stride,
+                           std::size_t elem) {
   std::uint64_t bits = reinterpret_cast<std::uintptr_t>(p);
   if (batch > 1 && stride != 0) bits |= static_cast<std::uint64_t>(stride) * elem;
   std::uint32_t a = 256;
@@ -83,8 +84,8 @@ void set_layout_attr(cublasLtMatrixLayout_t l, cublasLtMatrixLayoutAttribute_t a
   LC_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, attr, &v, sizeof(v)));
 }
 
-cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                                   std::int64_t batch, std::int64_t stride) {
+cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols,
+                                   std::int64_t ld, std::int64_t batch, std::int64_t stride) {
   cublasLtMatrixLayout_t l = nullptr;
   LC_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, static_cast<std::uint64_t>(rows),
                                              static_cast<std::uint64_t>(cols), ld));
@@ -100,7 +101,8 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, std::int64_t rows, std::
 std::unique_ptr<GemmPlan> make_plan(Context& ctx, const GemmKey& k) {
   auto plan = std::make_unique<GemmPlan>();
   LC_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan->desc, k.compute, CUDA_R_32F));
-  const cublasOperation_t ox = k.trans_x ? CUBLAS_OP_T : CUBLAS_OP_N, oy = k.trans_y ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t ox = k.trans_x ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          oy = k.trans_y ? CUBLAS_OP_T : CUBLAS_OP_N;
   set_attr(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, ox);
   set_attr(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, oy);
   if (k.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
@@ -123,7 +125,8 @@ std::unique_ptr<GemmPlan> make_plan(Context& ctx, const GemmKey& k) {
   auto set_pref = [&](cublasLtMatmulPreferenceAttributes_t attr, auto v) {
     LC_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &v, sizeof(v)));
   };
-  set_pref(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, static_cast<std::uint64_t>(ctx.lt_workspace_bytes));
+  set_pref(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+           static_cast<std::uint64_t>(ctx.lt_workspace_bytes));
   set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, k.align_x);
   set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, k.align_y);
   set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, k.align_c);
@@ -132,8 +135,8 @@ std::unique_ptr<GemmPlan> make_plan(Context& ctx, const GemmKey& k) {
   constexpr int kCandidates = 8;
   cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
   int found = 0;
-  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.lt, plan->desc, plan->x, plan->y, plan->c,
-                                                           plan->c, pref, kCandidates, results, &found);
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
+      ctx.lt, plan->desc, plan->x, plan->y, plan->c, plan->c, pref, kCandidates, results, &found);
   if (st == CUBLAS_STATUS_NOT_SUPPORTED || found == 0) return nullptr;
   LC_CUBLAS_CHECK(st);
   for (int i = 0; i < found; ++i)
@@ -173,14 +176,16 @@ struct Operands {
   std::size_t elem;
 };
 
-std::int64_t span_of(std::int64_t batch, std::int64_t stride, std::int64_t rows, std::int64_t cols) {
+std::int64_t span_of(std::int64_t batch, std::int64_t stride, std::int64_t rows,
+                     std::int64_t cols) {
   return (batch > 1 && stride != 0 ? (batch - 1) * stride : 0) + rows * cols;
 }
 
 // Large problems: time the heuristic's candidates once (into scratch, beta = 0) and keep the
 // fastest; its first pick is not always the best kernel (seen for bf16 inputs with fp32 output).
 // LC_CUDA_GEMM_TUNE=0 keeps the first pick. Never while the stream is being captured.
-void tune_plan(Context& ctx, GemmPlan& plan, const void* x, const void* y, const backend::GemmProblem& p) {
+void tune_plan(Context& ctx, GemmPlan& plan, const void* x, const void* y,
+               const backend::GemmProblem& p) {
   static const bool enabled = [] {
     const char* v = std::getenv("LC_CUDA_GEMM_TUNE");
     return !(v && std::strcmp(v, "0") == 0);
@@ -203,9 +208,9 @@ void tune_plan(Context& ctx, GemmPlan& plan, const void* x, const void* y, const
   std::size_t best_i = 0;
   for (std::size_t i = 0; i < plan.candidates.size(); ++i) {
     auto run = [&] {
-      return cublasLtMatmul(ctx.lt, plan.desc, &alpha, x, plan.x, y, plan.y, &beta, out.get(), plan.c,
-                            out.get(), plan.c, &plan.candidates[i], ctx.lt_workspace, ctx.lt_workspace_bytes,
-                            ctx.stream);
+      return cublasLtMatmul(ctx.lt, plan.desc, &alpha, x, plan.x, y, plan.y, &beta, out.get(),
+                            plan.c, out.get(), plan.c, &plan.candidates[i], ctx.lt_workspace,
+                            ctx.lt_workspace_bytes, ctx.stream);
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; a candidate that fails is skipped
     LC_CUDA_CHECK(cudaEventRecord(start, ctx.stream));
@@ -232,11 +237,13 @@ void gemm_f32(Context& ctx, const backend::GemmProblem& p) {
   const bool half = p.precision == Precision::bf16 || p.precision == Precision::fp16;
   if (p.precision == Precision::tf32) compute = CUBLAS_COMPUTE_32F_FAST_TF32;
   if (half && lowp_in_kernel()) {
-    compute = p.precision == Precision::bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_16F;
+    compute =
+        p.precision == Precision::bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_16F;
   } else if (half) {
     // Round the inputs to 16 bits once (round-to-nearest-even); accumulate and write in fp32.
     const HalfKind kind = p.precision == Precision::bf16 ? HalfKind::bf16 : HalfKind::fp16;
-    const std::int64_t na = span_of(p.batch, p.stride_a, p.m, p.k), nb = span_of(p.batch, p.stride_b, p.k, p.n);
+    const std::int64_t na = span_of(p.batch, p.stride_a, p.m, p.k),
+                       nb = span_of(p.batch, p.stride_b, p.k, p.n);
     xs = ctx.scratch(static_cast<std::size_t>(nb) * 2);
     ys = ctx.scratch(static_cast<std::size_t>(na) * 2);
     convert_f32_to_half(ctx, static_cast<const float*>(p.b), xs.get(), nb, kind);
@@ -248,8 +255,10 @@ void gemm_f32(Context& ctx, const backend::GemmProblem& p) {
   // approximation, ours and PyTorch's default the exact erf form).
   const bool bias_aligned = p.bias && (reinterpret_cast<std::uintptr_t>(p.bias) & 15u) == 0;
   cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-  if (bias_aligned) epi = p.act == Activation::relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-  else if (!p.bias && p.act == Activation::relu) epi = CUBLASLT_EPILOGUE_RELU;
+  if (bias_aligned)
+    epi = p.act == Activation::relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  else if (!p.bias && p.act == Activation::relu)
+    epi = CUBLASLT_EPILOGUE_RELU;
 
   GemmKey key;
   std::memset(&key, 0, sizeof(key));  // the hash and == read every byte, padding included
@@ -281,14 +290,14 @@ void gemm_f32(Context& ctx, const backend::GemmProblem& p) {
     plan = find_plan(ctx, key);
   }
   if (!plan)
-    fail<NotSupportedError>("gemm", "expected a cuBLASLt kernel for ", p.m, "x", p.k, "x", p.n, " in ",
-                            precision_name(p.precision), ", got none");
+    fail<NotSupportedError>("gemm", "expected a cuBLASLt kernel for ", p.m, "x", p.k, "x", p.n,
+                            " in ", precision_name(p.precision), ", got none");
   if (epi == CUBLASLT_EPILOGUE_BIAS || epi == CUBLASLT_EPILOGUE_RELU_BIAS)
     set_attr(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, p.bias);
   if (!plan->tuned) tune_plan(ctx, *plan, ops.x, ops.y, p);
   const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
-  LC_CUBLAS_CHECK(cublasLtMatmul(ctx.lt, plan->desc, &alpha, ops.x, plan->x, ops.y, plan->y, &beta, p.c,
-                                 plan->c, p.c, plan->c, plan->has_algo ? &plan->algo : nullptr,
+  LC_CUBLAS_CHECK(cublasLtMatmul(ctx.lt, plan->desc, &alpha, ops.x, plan->x, ops.y, plan->y, &beta,
+                                 p.c, plan->c, p.c, plan->c, plan->has_algo ? &plan->algo : nullptr,
                                  ctx.lt_workspace, ctx.lt_workspace_bytes, ctx.stream));
 
   const bool fused = epi != CUBLASLT_EPILOGUE_DEFAULT;
@@ -298,13 +307,14 @@ void gemm_f32(Context& ctx, const backend::GemmProblem& p) {
 }
 
 void gemm_f64(Context& ctx, const backend::GemmProblem& p) {
-  const cublasOperation_t ox = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oy = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t ox = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          oy = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const std::int64_t ldx = p.trans_b ? p.k : p.n, ldy = p.trans_a ? p.m : p.k;
   const double alpha = p.alpha, beta = p.beta;
   LC_CUBLAS_CHECK(cublasDgemmStridedBatched_64(
       ctx.blas, ox, oy, p.n, p.m, p.k, &alpha, static_cast<const double*>(p.b), ldx, p.stride_b,
-      static_cast<const double*>(p.a), ldy, p.stride_a, &beta, static_cast<double*>(p.c), p.n, p.stride_c,
-      p.batch));
+      static_cast<const double*>(p.a), ldy, p.stride_a, &beta, static_cast<double*>(p.c), p.n,
+      p.stride_c, p.batch));
   bias_activation(ctx, DType::f64, p.c, p.bias, p.batch * p.m, p.n, p.act);
 }
 
@@ -313,15 +323,17 @@ void gemm_f64(Context& ctx, const backend::GemmProblem& p) {
 void gemm(Context& ctx, const backend::GemmProblem& p) {
   if (p.batch <= 0 || p.m <= 0 || p.n <= 0) return;
   if (p.batch > 1 && p.stride_c != p.m * p.n)  // the epilogue kernels walk C as (batch*M, N)
-    fail<NotSupportedError>("gemm", "expected output batches back to back (stride ", p.m * p.n, "), got ",
-                            p.stride_c);
+    fail<NotSupportedError>("gemm", "expected output batches back to back (stride ", p.m * p.n,
+                            "), got ", p.stride_c);
   if (p.k == 0) {  // op(A) op(B) is all zeros: C = beta * C, then the epilogue
     scale_in_place(ctx, p.dtype, p.c, p.batch * p.m * p.n, p.beta);
     bias_activation(ctx, p.dtype, p.c, p.bias, p.batch * p.m, p.n, p.act);
     return;
   }
-  if (p.dtype == DType::f64) gemm_f64(ctx, p);
-  else gemm_f32(ctx, p);
+  if (p.dtype == DType::f64)
+    gemm_f64(ctx, p);
+  else
+    gemm_f32(ctx, p);
 }
 
 }  // namespace lc::cuda

@@ -33,7 +33,8 @@ void* DevicePool::allocate(std::size_t bytes) {
   void* p = nullptr;
   // A request beyond the card's memory never succeeds; some drivers answer it with
   // cudaErrorInvalidValue rather than an allocation failure, so say it here.
-  cudaError_t e = n > total_ ? cudaErrorMemoryAllocation : cudaMallocFromPoolAsync(&p, n, pool_, stream_);
+  cudaError_t e =
+      n > total_ ? cudaErrorMemoryAllocation : cudaMallocFromPoolAsync(&p, n, pool_, stream_);
   if (e == cudaErrorMemoryAllocation && n <= total_) {
     (void)cudaGetLastError();  // allocation failures are not sticky; clear the record
     // Blocks freed on the stream but not yet reusable, and cached blocks: give them back, retry.
@@ -116,8 +117,8 @@ void HostStaging::upload(void* dst, const void* src, std::size_t bytes) {
     next_ ^= 1;
     LC_CUDA_CHECK(cudaEventSynchronize(b.done));  // the DMA that last read this buffer is done
     std::memcpy(b.host, static_cast<const char*>(src) + off, n);
-    LC_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + off, b.host, n, cudaMemcpyHostToDevice,
-                                  stream_));
+    LC_CUDA_CHECK(
+        cudaMemcpyAsync(static_cast<char*>(dst) + off, b.host, n, cudaMemcpyHostToDevice, stream_));
     LC_CUDA_CHECK(cudaEventRecord(b.done, stream_));
   }
 }

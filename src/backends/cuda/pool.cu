@@ -19,13 +19,18 @@ void pool2d(Context& ctx, const backend::Pool2dProblem& p) {
   k.w = static_cast<int>(p.x.shape[3]);
   k.oh = static_cast<int>(p.out.shape[2]);
   k.ow = static_cast<int>(p.out.shape[3]);
-  k.kh = q.kernel_h; k.kw = q.kernel_w;
-  k.sh = q.stride_h; k.sw = q.stride_w;
-  k.ph = q.pad_h; k.pw = q.pad_w;
+  k.kh = q.kernel_h;
+  k.kw = q.kernel_w;
+  k.sh = q.stride_h;
+  k.sw = q.stride_w;
+  k.ph = q.pad_h;
+  k.pw = q.pad_w;
   k.count_include_pad = q.count_include_pad;
   const unsigned blocks = grid_for(total, 256, ctx, 16);
-  if (p.kind == backend::PoolKind::max) kern::pool2d_kernel<true><<<blocks, 256, 0, ctx.stream>>>(k);
-  else kern::pool2d_kernel<false><<<blocks, 256, 0, ctx.stream>>>(k);
+  if (p.kind == backend::PoolKind::max)
+    kern::pool2d_kernel<true><<<blocks, 256, 0, ctx.stream>>>(k);
+  else
+    kern::pool2d_kernel<false><<<blocks, 256, 0, ctx.stream>>>(k);
   LC_CUDA_CHECK_LAUNCH();
 }
 

@@ -17,8 +17,8 @@ using Int = std::integral_constant<int, N>;
 template <bool B>
 using Bool = std::integral_constant<bool, B>;
 
-constexpr int kBlockRowThreads = 256;   // threads per row when a row is too long for a warp
-constexpr int kStreamThreads = 512;     // threads per row beyond the register-resident sizes
+constexpr int kBlockRowThreads = 256;  // threads per row when a row is too long for a warp
+constexpr int kStreamThreads = 512;    // threads per row beyond the register-resident sizes
 constexpr int kMaxRegisterCols = kBlockRowThreads * 32;
 
 struct Rows {
@@ -38,8 +38,10 @@ Rows rows_of(const TensorView& x) {
 template <class Launch>
 bool pick_row_kernel(std::int64_t cols, bool vec, Launch&& run_kernel) {
   auto go = [&](auto tpr, auto vpt) {
-    if (vec) run_kernel(tpr, vpt, Bool<true>{});
-    else run_kernel(tpr, vpt, Bool<false>{});
+    if (vec)
+      run_kernel(tpr, vpt, Bool<true>{});
+    else
+      run_kernel(tpr, vpt, Bool<false>{});
     return true;
   };
   if (cols <= 32 && !vec) return run_kernel(Int<32>{}, Int<1>{}, Bool<false>{}), true;
@@ -79,7 +81,7 @@ void softmax(Context& ctx, const backend::SoftmaxProblem& p) {
   const unsigned sgrid = stream_blocks(ctx, s.rows);
   if (p.x.dtype == DType::f64) {
     launch(ctx, softmax_stream<double, kStreamThreads, false>, sgrid, kStreamThreads, 0,
-        p.x.ptr<const double>(), p.out.ptr<double>(), s.rows, s.cols, p.log);
+           p.x.ptr<const double>(), p.out.ptr<double>(), s.rows, s.cols, p.log);
     LC_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -88,14 +90,17 @@ void softmax(Context& ctx, const backend::SoftmaxProblem& p) {
   const bool vec = s.cols % 4 == 0 && aligned(x) && aligned(y);
   const bool done = pick_row_kernel(s.cols, vec, [&](auto tpr, auto vpt, auto v) {
     constexpr int TPR = decltype(tpr)::value;
-    launch(ctx, softmax_regs<TPR, decltype(vpt)::value, decltype(v)::value>, row_blocks<TPR>(ctx, s.rows),
-           block_threads<TPR>(), 0, x, y, s.rows, static_cast<int>(s.cols), p.log);
+    launch(ctx, softmax_regs<TPR, decltype(vpt)::value, decltype(v)::value>,
+           row_blocks<TPR>(ctx, s.rows), block_threads<TPR>(), 0, x, y, s.rows,
+           static_cast<int>(s.cols), p.log);
   });
   if (!done) {
     if (vec)
-      launch(ctx, softmax_stream<float, kStreamThreads, true>, sgrid, kStreamThreads, 0, x, y, s.rows, s.cols, p.log);
+      launch(ctx, softmax_stream<float, kStreamThreads, true>, sgrid, kStreamThreads, 0, x, y,
+             s.rows, s.cols, p.log);
     else
-      launch(ctx, softmax_stream<float, kStreamThreads, false>, sgrid, kStreamThreads, 0, x, y, s.rows, s.cols, p.log);
+      launch(ctx, softmax_stream<float, kStreamThreads, false>, sgrid, kStreamThreads, 0, x, y,
+             s.rows, s.cols, p.log);
   }
   LC_CUDA_CHECK_LAUNCH();
 }
@@ -109,11 +114,14 @@ void norm(Context& ctx, const backend::NormProblem& p) {
     const auto* w = static_cast<const double*>(p.weight);
     const auto* b = rms ? nullptr : static_cast<const double*>(p.bias);
     auto run_kernel = [&](auto k) {
-      launch(ctx, norm_stream<double, kStreamThreads, false, decltype(k)::value>, sgrid, kStreamThreads, 0,
-          p.x.ptr<const double>(), p.out.ptr<double>(), w, b, s.rows, s.cols, p.eps);
+      launch(ctx, norm_stream<double, kStreamThreads, false, decltype(k)::value>, sgrid,
+             kStreamThreads, 0, p.x.ptr<const double>(), p.out.ptr<double>(), w, b, s.rows, s.cols,
+             p.eps);
     };
-    if (rms) run_kernel(Bool<true>{});
-    else run_kernel(Bool<false>{});
+    if (rms)
+      run_kernel(Bool<true>{});
+    else
+      run_kernel(Bool<false>{});
     LC_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -127,19 +135,22 @@ void norm(Context& ctx, const backend::NormProblem& p) {
     constexpr bool kRms = decltype(kind)::value;
     const bool done = pick_row_kernel(s.cols, vec, [&](auto tpr, auto vpt, auto v) {
       constexpr int TPR = decltype(tpr)::value;
-      launch(ctx, norm_regs<TPR, decltype(vpt)::value, decltype(v)::value, kRms>, row_blocks<TPR>(ctx, s.rows),
-             block_threads<TPR>(), 0, x, y, w, b, s.rows, static_cast<int>(s.cols), eps);
+      launch(ctx, norm_regs<TPR, decltype(vpt)::value, decltype(v)::value, kRms>,
+             row_blocks<TPR>(ctx, s.rows), block_threads<TPR>(), 0, x, y, w, b, s.rows,
+             static_cast<int>(s.cols), eps);
     });
     if (done) return;
     if (vec)
-      launch(ctx, norm_stream<float, kStreamThreads, true, kRms>, sgrid, kStreamThreads, 0,
-          x, y, w, b, s.rows, s.cols, eps);
+      launch(ctx, norm_stream<float, kStreamThreads, true, kRms>, sgrid, kStreamThreads, 0, x, y, w,
+             b, s.rows, s.cols, eps);
     else
-      launch(ctx, norm_stream<float, kStreamThreads, false, kRms>, sgrid, kStreamThreads, 0,
-          x, y, w, b, s.rows, s.cols, eps);
+      launch(ctx, norm_stream<float, kStreamThreads, false, kRms>, sgrid, kStreamThreads, 0, x, y,
+             w, b, s.rows, s.cols, eps);
   };
-  if (rms) run(Bool<true>{});
-  else run(Bool<false>{});
+  if (rms)
+    run(Bool<true>{});
+  else
+    run(Bool<false>{});
   LC_CUDA_CHECK_LAUNCH();
 }
 
@@ -151,14 +162,14 @@ void launch_reduce(Context& ctx, bool vec, const T* x, T* out, std::int64_t rows
   const unsigned grid = row_blocks<TPR>(ctx, rows * splits);
   if constexpr (std::is_same_v<T, float>) {
     if (vec) {
-      launch(ctx, reduce_rows<T, TPR, true, Op>, grid, block_threads<TPR>(), 0, x, out, rows, cols, splits,
-                                                                                 part_len, scale);
+      launch(ctx, reduce_rows<T, TPR, true, Op>, grid, block_threads<TPR>(), 0, x, out, rows, cols,
+             splits, part_len, scale);
       LC_CUDA_CHECK_LAUNCH();
       return;
     }
   }
-  launch(ctx, reduce_rows<T, TPR, false, Op>, grid, block_threads<TPR>(), 0, x, out, rows, cols, splits,
-                                                                              part_len, scale);
+  launch(ctx, reduce_rows<T, TPR, false, Op>, grid, block_threads<TPR>(), 0, x, out, rows, cols,
+         splits, part_len, scale);
   LC_CUDA_CHECK_LAUNCH();
 }
 
@@ -168,17 +179,20 @@ void reduce_with(Context& ctx, const T* x, T* out, std::int64_t rows, std::int64
   const std::int64_t sms = ctx.props.multiProcessorCount;
   // Few long rows would leave most SMs idle: split each row into parts, then reduce the parts.
   if (rows < 2 * sms && cols >= 32768) {
-    const std::int64_t splits = std::clamp<std::int64_t>((4 * sms + rows - 1) / rows, 2, cols / 8192);
+    const std::int64_t splits =
+        std::clamp<std::int64_t>((4 * sms + rows - 1) / rows, 2, cols / 8192);
     std::int64_t part = (cols + splits - 1) / splits;
     part = (part + 3) / 4 * 4;
     Scratch partial = ctx.scratch(static_cast<std::size_t>(rows * splits) * sizeof(T));
-    launch_reduce<T, kBlockRowThreads, Op>(ctx, vec, x, partial.as<T>(), rows, cols, static_cast<int>(splits),
-                                           part, T(1));
+    launch_reduce<T, kBlockRowThreads, Op>(ctx, vec, x, partial.as<T>(), rows, cols,
+                                           static_cast<int>(splits), part, T(1));
     launch_reduce<T, 32, Op>(ctx, false, partial.as<T>(), out, rows, splits, 1, splits, scale);
     return;
   }
-  if (cols <= 1024) launch_reduce<T, 32, Op>(ctx, vec, x, out, rows, cols, 1, cols, scale);
-  else launch_reduce<T, kBlockRowThreads, Op>(ctx, vec, x, out, rows, cols, 1, cols, scale);
+  if (cols <= 1024)
+    launch_reduce<T, 32, Op>(ctx, vec, x, out, rows, cols, 1, cols, scale);
+  else
+    launch_reduce<T, kBlockRowThreads, Op>(ctx, vec, x, out, rows, cols, 1, cols, scale);
 }
 
 }  // namespace
@@ -191,11 +205,13 @@ void reduce(Context& ctx, const backend::ReduceProblem& p) {
     const T* x = p.x.ptr<const T>();
     T* out = p.out.ptr<T>();
     switch (p.op) {
-      case ReduceOp::sum: return reduce_with<T, SumOp>(ctx, x, out, s.rows, s.cols, T(1));
+      case ReduceOp::sum:
+        return reduce_with<T, SumOp>(ctx, x, out, s.rows, s.cols, T(1));
       // An empty row's mean is 0 * inf = NaN, as NumPy's.
       case ReduceOp::mean:
         return reduce_with<T, SumOp>(ctx, x, out, s.rows, s.cols, T(1) / static_cast<T>(s.cols));
-      case ReduceOp::max: return reduce_with<T, MaxOp>(ctx, x, out, s.rows, s.cols, T(1));
+      case ReduceOp::max:
+        return reduce_with<T, MaxOp>(ctx, x, out, s.rows, s.cols, T(1));
     }
   });
 }

@@ -15,7 +15,8 @@ void transpose(Context& ctx, const backend::TransposeProblem& p) {
   const std::int64_t R = p.x.shape[rank - 2], C = p.x.shape[rank - 1];
   const std::int64_t batch = n / (R * C);
   if (R == 1 || C == 1) {  // the same bytes in the same order
-    LC_CUDA_CHECK(cudaMemcpyAsync(p.out.data, p.x.data, static_cast<std::size_t>(n) * dtype_size(p.x.dtype),
+    LC_CUDA_CHECK(cudaMemcpyAsync(p.out.data, p.x.data,
+                                  static_cast<std::size_t>(n) * dtype_size(p.x.dtype),
                                   cudaMemcpyDeviceToDevice, ctx.stream));
     return;
   }
@@ -26,7 +27,8 @@ void transpose(Context& ctx, const backend::TransposeProblem& p) {
   const dim3 block(kTile, kTileRows);
   dispatch_float(p.x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    launch(ctx, transpose_tiled<T>, grid, block, 0, p.x.ptr<const T>(), p.out.ptr<T>(), batch, R, C);
+    launch(ctx, transpose_tiled<T>, grid, block, 0, p.x.ptr<const T>(), p.out.ptr<T>(), batch, R,
+           C);
   });
   LC_CUDA_CHECK_LAUNCH();
 }

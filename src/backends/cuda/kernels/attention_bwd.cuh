@@ -22,20 +22,23 @@ struct BwdSmem {
 
 // delta[r] = sum_c round(dout[r][c]) * out[r][c]; one warp per row.
 template <int kRound>
-__global__ void __launch_bounds__(128) attention_bwd_delta_kernel(const float* dout, const float* out,
-                                                                  float* delta, std::int64_t rows, int dv) {
+__global__ void __launch_bounds__(128)
+    attention_bwd_delta_kernel(const float* dout, const float* out, float* delta, std::int64_t rows,
+                               int dv) {
   const std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (r >= rows) return;
   float acc = 0.f;
-  for (int c = lane; c < dv; c += 32) acc = fmaf(round_input<kRound>(dout[r * dv + c]), out[r * dv + c], acc);
+  for (int c = lane; c < dv; c += 32)
+    acc = fmaf(round_input<kRound>(dout[r * dv + c]), out[r * dv + c], acc);
   acc = warp_sum(acc);
   if (lane == 0) delta[r] = acc;
 }
 
 template <int kT>
-__device__ __forceinline__ void load_row_stats(float* sL, float* sDel, const float* lse2, const float* delta,
-                                               std::int64_t base, int row0, int sq) {
+__device__ __forceinline__ void load_row_stats(float* sL, float* sDel, const float* lse2,
+                                               const float* delta, std::int64_t base, int row0,
+                                               int sq) {
   for (int r = threadIdx.x; r < kT; r += blockDim.x) {
     const int row = row0 + r;
     sL[r] = row < sq ? lse2[base + row] : INFINITY;
@@ -63,8 +66,10 @@ __global__ void __launch_bounds__(256) attention_bwd_dkdv_kernel(AttnBwdParams p
   const int group = p.heads / p.kv_heads;
   const int key0 = blockIdx.x * kT;
 
-  load_tile_rounded<kT, kD, kRound>(sK, kLd, p.k + static_cast<std::int64_t>(bkv) * sk * p.d, key0, sk, p.d, 1.f);
-  load_tile_rounded<kT, kD, kRound>(sV, kLd, p.v + static_cast<std::int64_t>(bkv) * sk * p.dv, key0, sk, p.dv, 1.f);
+  load_tile_rounded<kT, kD, kRound>(sK, kLd, p.k + static_cast<std::int64_t>(bkv) * sk * p.d, key0,
+                                    sk, p.d, 1.f);
+  load_tile_rounded<kT, kD, kRound>(sV, kLd, p.v + static_cast<std::int64_t>(bkv) * sk * p.dv, key0,
+                                    sk, p.dv, 1.f);
 
   float4 dk[M][C], dv[M][C];
 #pragma unroll
@@ -109,7 +114,7 @@ __global__ void __launch_bounds__(256) attention_bwd_dkdv_kernel(AttnBwdParams p
 #pragma unroll
         for (int j = 0; j < M; ++j) dpt[i][j] = 0.f;
       mm_nt<M, M, kD>(dpt, sV, kLd, sO, kLd, tx, ty);  // dP^T = V dO^T
-      __syncthreads();  // sP (P^T) consumed
+      __syncthreads();                                 // sP (P^T) consumed
 #pragma unroll
       for (int i = 0; i < M; ++i)
 #pragma unroll

@@ -14,9 +14,12 @@ enum RoundMode : int { kRoundNone = 0, kRoundBf16 = 1, kRoundFp16 = 2 };
 
 template <int R>
 __device__ __forceinline__ float round_input(float x) {
-  if constexpr (R == kRoundBf16) return __bfloat162float(__float2bfloat16_rn(x));
-  else if constexpr (R == kRoundFp16) return __half2float(__float2half_rn(x));
-  else return x;
+  if constexpr (R == kRoundBf16)
+    return __bfloat162float(__float2bfloat16_rn(x));
+  else if constexpr (R == kRoundFp16)
+    return __half2float(__float2half_rn(x));
+  else
+    return x;
 }
 
 // 2^x; 2^-inf = +0, which the online softmax relies on for masked keys.

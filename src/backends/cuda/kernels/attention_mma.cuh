@@ -17,8 +17,10 @@ namespace lc::cuda::kern {
 template <int kD>
 __device__ __forceinline__ int swz(int r, int c) {
   constexpr int kChunks = kD / 8;
-  if constexpr (kChunks >= 8) return r * kD + ((c ^ (r & 7)) << 3);
-  else return r * kD + ((c ^ ((r >> 1) & 3)) << 3);  // kD = 32: two rows per 128 bytes
+  if constexpr (kChunks >= 8)
+    return r * kD + ((c ^ (r & 7)) << 3);
+  else
+    return r * kD + ((c ^ ((r >> 1) & 3)) << 3);  // kD = 32: two rows per 128 bytes
 }
 
 // A kernel configuration: kWarps warps, each owning kMT x 16 query rows (kMT = 2 reuses every
@@ -70,8 +72,14 @@ __global__ void __launch_bounds__(256) attention_pack16_kernel(Pack16Args a) {
     if (a.vec && c + 8 <= d && (d & 3) == 0) {
       const float4 lo = *reinterpret_cast<const float4*>(s);
       const float4 hi = *reinterpret_cast<const float4*>(s + 4);
-      v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w;
-      v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; v[7] = hi.w;
+      v[0] = lo.x;
+      v[1] = lo.y;
+      v[2] = lo.z;
+      v[3] = lo.w;
+      v[4] = hi.x;
+      v[5] = hi.y;
+      v[6] = hi.z;
+      v[7] = hi.w;
     } else {
 #pragma unroll
       for (int e = 0; e < 8; ++e) v[e] = c + e < d ? s[e] : 0.f;
@@ -86,23 +94,25 @@ __global__ void __launch_bounds__(256) attention_pack16_kernel(Pack16Args a) {
 }
 
 template <int kD, int kRows, int kThreads>
-__device__ __forceinline__ void mma_load_tile(std::uint16_t* dst, const std::uint16_t* src, int row0,
-                                              int total) {
+__device__ __forceinline__ void mma_load_tile(std::uint16_t* dst, const std::uint16_t* src,
+                                              int row0, int total) {
   constexpr int kChunks = kD / 8;
   for (int idx = threadIdx.x; idx < kRows * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c = idx % kChunks, row = row0 + r;
     const bool ok = row < total;
-    cp_async16(dst + swz<kD>(r, c), ok ? src + static_cast<std::int64_t>(row) * kD + c * 8 : src, ok ? 16 : 0);
+    cp_async16(dst + swz<kD>(r, c), ok ? src + static_cast<std::int64_t>(row) * kD + c * 8 : src,
+               ok ? 16 : 0);
   }
 }
 
 template <class Cfg, bool kHalf>
-__global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_mma_kernel(AttnFwd16Params p) {
+__global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks)
+    attention_mma_kernel(AttnFwd16Params p) {
   constexpr int kD = Cfg::kD, kWarps = Cfg::kWarps, kMT = Cfg::kMT;
   constexpr int kBr = Cfg::kBr, kBc = Cfg::kBc, kThreads = kWarps * 32;
-  constexpr int kKc = kD / 16;   // k-steps of Q K^T
-  constexpr int kNt = kBc / 8;   // n-tiles of S
-  constexpr int kDt = kD / 8;    // n-tiles of O
+  constexpr int kKc = kD / 16;  // k-steps of Q K^T
+  constexpr int kNt = kBc / 8;  // n-tiles of S
+  constexpr int kDt = kD / 8;   // n-tiles of O
   extern __shared__ uint4 mma_smem[];
   std::uint16_t* sQ = reinterpret_cast<std::uint16_t*>(mma_smem);
   std::uint16_t* sK = sQ + kBr * kD;
@@ -117,9 +127,12 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
   // Causal: the longest query tiles first, so the short ones fill the tail of the grid.
   const int qtile = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
   const int row0 = qtile * kBr;
-  const std::uint16_t* qg = static_cast<const std::uint16_t*>(p.q16) + static_cast<std::int64_t>(bh) * sq * kD;
-  const std::uint16_t* kg = static_cast<const std::uint16_t*>(p.k16) + static_cast<std::int64_t>(bkv) * sk * kD;
-  const std::uint16_t* vg = static_cast<const std::uint16_t*>(p.v16) + static_cast<std::int64_t>(bkv) * sk * kD;
+  const std::uint16_t* qg =
+      static_cast<const std::uint16_t*>(p.q16) + static_cast<std::int64_t>(bh) * sq * kD;
+  const std::uint16_t* kg =
+      static_cast<const std::uint16_t*>(p.k16) + static_cast<std::int64_t>(bkv) * sk * kD;
+  const std::uint16_t* vg =
+      static_cast<const std::uint16_t*>(p.v16) + static_cast<std::int64_t>(bkv) * sk * kD;
 
   const int last_row = min(row0 + kBr, sq) - 1;
   const int kend = key_limit(last_row, sq, sk, p.causal);
@@ -157,7 +170,8 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-          for (int kc = 0; kc < kKc; ++kc) ldmatrix_x4(qf[mt][kc], sQ + swz<kD>(a_row + 16 * mt, 2 * kc + a_col));
+          for (int kc = 0; kc < kKc; ++kc)
+            ldmatrix_x4(qf[mt][kc], sQ + swz<kD>(a_row + 16 * mt, 2 * kc + a_col));
       }
     }
     float s[kMT][kNt][4];
@@ -171,7 +185,10 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
 #pragma unroll
       for (int mt = 0; mt < kMT; ++mt) {
         if constexpr (Cfg::kQInRegs) {
-          a[mt][0] = qf[mt][kc][0]; a[mt][1] = qf[mt][kc][1]; a[mt][2] = qf[mt][kc][2]; a[mt][3] = qf[mt][kc][3];
+          a[mt][0] = qf[mt][kc][0];
+          a[mt][1] = qf[mt][kc][1];
+          a[mt][2] = qf[mt][kc][2];
+          a[mt][3] = qf[mt][kc][3];
         } else {
           ldmatrix_x4(a[mt], sQ + swz<kD>(a_row + 16 * mt, 2 * kc + a_col));
         }
@@ -198,7 +215,8 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
     for (int mt = 0; mt < kMT; ++mt) {
       const int r_lo = row0 + wrow0 + 16 * mt + g, r_hi = r_lo + 8;
       if (need_mask) {
-        const int lim_lo = key_limit(r_lo, sq, sk, p.causal), lim_hi = key_limit(r_hi, sq, sk, p.causal);
+        const int lim_lo = key_limit(r_lo, sq, sk, p.causal),
+                  lim_hi = key_limit(r_hi, sq, sk, p.causal);
 #pragma unroll
         for (int n = 0; n < kNt; ++n)
 #pragma unroll
@@ -220,7 +238,8 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
         mx_hi = fmaxf(mx_hi, __shfl_xor_sync(0xffffffffu, mx_hi, o2));
       }
       const float mn_lo = fmaxf(m_lo[mt], mx_lo * sl2), mn_hi = fmaxf(m_hi[mt], mx_hi * sl2);
-      const float mu_lo = mn_lo == -INFINITY ? 0.f : mn_lo, mu_hi = mn_hi == -INFINITY ? 0.f : mn_hi;
+      const float mu_lo = mn_lo == -INFINITY ? 0.f : mn_lo,
+                  mu_hi = mn_hi == -INFINITY ? 0.f : mn_hi;
       const float al_lo = exp2_approx(m_lo[mt] - mu_lo), al_hi = exp2_approx(m_hi[mt] - mu_hi);
       m_lo[mt] = mn_lo;
       m_hi[mt] = mn_hi;
@@ -238,8 +257,10 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
       l_hi[mt] = l_hi[mt] * al_hi + rs_hi;
 #pragma unroll
       for (int i = 0; i < kDt; ++i) {
-        o[mt][i][0] *= al_lo; o[mt][i][1] *= al_lo;
-        o[mt][i][2] *= al_hi; o[mt][i][3] *= al_hi;
+        o[mt][i][0] *= al_lo;
+        o[mt][i][1] *= al_lo;
+        o[mt][i][2] *= al_hi;
+        o[mt][i][3] *= al_hi;
       }
     }
     cp_async_wait<1>();  // V_t
@@ -289,13 +310,21 @@ __global__ void __launch_bounds__(Cfg::kWarps * 32, Cfg::kMinBlocks) attention_m
       if (col >= dv) continue;
       if (r_lo < sq) {
         float* dst = og + static_cast<std::int64_t>(r_lo) * dv + col;
-        if (pairs) *reinterpret_cast<float2*>(dst) = make_float2(o[mt][i][0] * inv_lo, o[mt][i][1] * inv_lo);
-        else { dst[0] = o[mt][i][0] * inv_lo; if (col + 1 < dv) dst[1] = o[mt][i][1] * inv_lo; }
+        if (pairs)
+          *reinterpret_cast<float2*>(dst) = make_float2(o[mt][i][0] * inv_lo, o[mt][i][1] * inv_lo);
+        else {
+          dst[0] = o[mt][i][0] * inv_lo;
+          if (col + 1 < dv) dst[1] = o[mt][i][1] * inv_lo;
+        }
       }
       if (r_hi < sq) {
         float* dst = og + static_cast<std::int64_t>(r_hi) * dv + col;
-        if (pairs) *reinterpret_cast<float2*>(dst) = make_float2(o[mt][i][2] * inv_hi, o[mt][i][3] * inv_hi);
-        else { dst[0] = o[mt][i][2] * inv_hi; if (col + 1 < dv) dst[1] = o[mt][i][3] * inv_hi; }
+        if (pairs)
+          *reinterpret_cast<float2*>(dst) = make_float2(o[mt][i][2] * inv_hi, o[mt][i][3] * inv_hi);
+        else {
+          dst[0] = o[mt][i][2] * inv_hi;
+          if (col + 1 < dv) dst[1] = o[mt][i][3] * inv_hi;
+        }
       }
     }
     if (p.lse2 && tq == 0) {

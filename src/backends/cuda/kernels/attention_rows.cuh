@@ -17,42 +17,49 @@ inline constexpr int kRowsWarps = 4;
 // P (rows x 32). Chunks are double-buffered: chunk c+1 loads (cp.async) while c is computed.
 __host__ __device__ inline int rows_ldk(int d) {
   const int d4 = (d + 3) & ~3;
-  return (d4 & 7) ? d4 : d4 + 4;  // = 4 mod 8: lanes reading 16 B of different rows hit distinct banks
+  return (d4 & 7) ? d4
+                  : d4 + 4;  // = 4 mod 8: lanes reading 16 B of different rows hit distinct banks
 }
 __host__ __device__ inline int rows_smem_floats(int d, int kRows, int kVCols) {
   const int d4 = (d + 3) & ~3;
-  return kRowsWarps * kRows * d4 + 2 * 32 * rows_ldk(d) + 2 * 32 * 32 * kVCols + kRowsWarps * kRows * 32;
+  return kRowsWarps * kRows * d4 + 2 * 32 * rows_ldk(d) + 2 * 32 * 32 * kVCols +
+         kRowsWarps * kRows * 32;
 }
 
 // K and V rows [k0, k0+32) into shared memory, zero-filled past Sk and past d/dv. 16-byte
 // copies when the rows allow them (vec), else 4-byte ones.
 template <int kLdv>
-__device__ __forceinline__ void rows_load_chunk(float* sK, float* sV, const float* kg, const float* vg, int k0,
-                                                int sk, int d, int d4, int ldk, int dv, bool vec) {
+__device__ __forceinline__ void rows_load_chunk(float* sK, float* sV, const float* kg,
+                                                const float* vg, int k0, int sk, int d, int d4,
+                                                int ldk, int dv, bool vec) {
   const int tid = threadIdx.x;
   if (vec) {
     const int kc = d4 >> 2;
     for (int idx = tid; idx < 32 * kc; idx += kRowsWarps * 32) {
       const int r = idx / kc, c = (idx - r * kc) * 4, key = k0 + r;
       const bool ok = key < sk;
-      cp_async16(sK + r * ldk + c, ok ? kg + static_cast<std::int64_t>(key) * d + c : kg, ok ? 16 : 0);
+      cp_async16(sK + r * ldk + c, ok ? kg + static_cast<std::int64_t>(key) * d + c : kg,
+                 ok ? 16 : 0);
     }
     constexpr int vc = kLdv / 4;
     for (int idx = tid; idx < 32 * vc; idx += kRowsWarps * 32) {
       const int r = idx / vc, c = (idx - r * vc) * 4, key = k0 + r;
       const bool ok = key < sk && c < dv;
-      cp_async16(sV + r * kLdv + c, ok ? vg + static_cast<std::int64_t>(key) * dv + c : vg, ok ? 16 : 0);
+      cp_async16(sV + r * kLdv + c, ok ? vg + static_cast<std::int64_t>(key) * dv + c : vg,
+                 ok ? 16 : 0);
     }
   } else {
     for (int idx = tid; idx < 32 * d4; idx += kRowsWarps * 32) {
       const int r = idx / d4, c = idx - r * d4, key = k0 + r;
       const bool ok = key < sk && c < d;
-      cp_async4(sK + r * ldk + c, ok ? kg + static_cast<std::int64_t>(key) * d + c : kg, ok ? 4 : 0);
+      cp_async4(sK + r * ldk + c, ok ? kg + static_cast<std::int64_t>(key) * d + c : kg,
+                ok ? 4 : 0);
     }
     for (int idx = tid; idx < 32 * kLdv; idx += kRowsWarps * 32) {
       const int r = idx / kLdv, c = idx - r * kLdv, key = k0 + r;
       const bool ok = key < sk && c < dv;
-      cp_async4(sV + r * kLdv + c, ok ? vg + static_cast<std::int64_t>(key) * dv + c : vg, ok ? 4 : 0);
+      cp_async4(sV + r * kLdv + c, ok ? vg + static_cast<std::int64_t>(key) * dv + c : vg,
+                ok ? 4 : 0);
     }
   }
 }
@@ -61,8 +68,10 @@ __device__ __forceinline__ void rows_load_chunk(float* sK, float* sV, const floa
 template <int kRound, int kLdv>
 __device__ __forceinline__ void rows_round_chunk(float* sK, float* sV, int ldk) {
   if constexpr (kRound != kRoundNone) {
-    for (int idx = threadIdx.x; idx < 32 * ldk; idx += kRowsWarps * 32) sK[idx] = round_input<kRound>(sK[idx]);
-    for (int idx = threadIdx.x; idx < 32 * kLdv; idx += kRowsWarps * 32) sV[idx] = round_input<kRound>(sV[idx]);
+    for (int idx = threadIdx.x; idx < 32 * ldk; idx += kRowsWarps * 32)
+      sK[idx] = round_input<kRound>(sK[idx]);
+    for (int idx = threadIdx.x; idx < 32 * kLdv; idx += kRowsWarps * 32)
+      sV[idx] = round_input<kRound>(sV[idx]);
   }
 }
 
@@ -75,10 +84,10 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
   const int d = p.d, dv = p.dv, sq = p.sq, sk = p.sk;
   const int d4 = (d + 3) & ~3;
   const int ldk = rows_ldk(d);
-  float* sQ = smem;                      // (kBlockRows, d4), scaled by scale*log2(e)
-  float* sKb = sQ + kBlockRows * d4;     // 2 x (32, ldk)
-  float* sVb = sKb + 2 * 32 * ldk;       // 2 x (32, kLdv)
-  float* sP = sVb + 2 * 32 * kLdv;       // (kBlockRows, 32)
+  float* sQ = smem;                   // (kBlockRows, d4), scaled by scale*log2(e)
+  float* sKb = sQ + kBlockRows * d4;  // 2 x (32, ldk)
+  float* sVb = sKb + 2 * 32 * ldk;    // 2 x (32, kLdv)
+  float* sP = sVb + 2 * 32 * kLdv;    // (kBlockRows, 32)
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int bh = blockIdx.y;
@@ -88,7 +97,9 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
   const float* qg = p.q + static_cast<std::int64_t>(bh) * sq * d;
   const float* kg = p.k + static_cast<std::int64_t>(bkv) * sk * d;
   const float* vg = p.v + static_cast<std::int64_t>(bkv) * sk * dv;
-  const bool vec = ((d | dv) & 3) == 0 && ((reinterpret_cast<std::uintptr_t>(p.k) | reinterpret_cast<std::uintptr_t>(p.v)) & 15) == 0;
+  const bool vec =
+      ((d | dv) & 3) == 0 &&
+      ((reinterpret_cast<std::uintptr_t>(p.k) | reinterpret_cast<std::uintptr_t>(p.v)) & 15) == 0;
 
   const int last_row = min(row0 + kBlockRows, sq) - 1;
   const int kend = key_limit(last_row, sq, sk, p.causal);
@@ -98,8 +109,9 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
   }
   for (int idx = tid; idx < kBlockRows * d4; idx += blockDim.x) {
     const int r = idx / d4, c = idx - r * d4, row = row0 + r;
-    sQ[idx] = (row < sq && c < d) ? round_input<kRound>(qg[static_cast<std::int64_t>(row) * d + c]) * p.scale_log2
-                                  : 0.f;
+    sQ[idx] = (row < sq && c < d)
+                  ? round_input<kRound>(qg[static_cast<std::int64_t>(row) * d + c]) * p.scale_log2
+                  : 0.f;
   }
 
   float m[kRows], lsum[kRows], acc[kRows][kVCols];
@@ -116,8 +128,8 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
 
   for (int k0 = 0, buf = 0; k0 < kend; k0 += 32, buf ^= 1) {
     if (k0 + 32 < kend)  // the other buffer was released by the barrier that ended the last chunk
-      rows_load_chunk<kLdv>(sKb + (buf ^ 1) * 32 * ldk, sVb + (buf ^ 1) * 32 * kLdv, kg, vg, k0 + 32, sk, d, d4,
-                            ldk, dv, vec);
+      rows_load_chunk<kLdv>(sKb + (buf ^ 1) * 32 * ldk, sVb + (buf ^ 1) * 32 * kLdv, kg, vg,
+                            k0 + 32, sk, d, d4, ldk, dv, vec);
     cp_async_commit();
     cp_async_wait<1>();  // this chunk has landed
     __syncthreads();
@@ -158,7 +170,8 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
     for (int j = 0; j < 32; j += 4) {
       float4 pv[kRows];
 #pragma unroll
-      for (int i = 0; i < kRows; ++i) pv[i] = *reinterpret_cast<const float4*>(sP + (warp * kRows + i) * 32 + j);
+      for (int i = 0; i < kRows; ++i)
+        pv[i] = *reinterpret_cast<const float4*>(sP + (warp * kRows + i) * 32 + j);
 #pragma unroll
       for (int jj = 0; jj < 4; ++jj) {
 #pragma unroll
@@ -188,7 +201,8 @@ __global__ void __launch_bounds__(kRowsWarps * 32) attention_rows_kernel(AttnFwd
       const int col = lane + 32 * c;
       if (col < dv) og[col] = acc[i][c] * inv;
     }
-    if (p.lse2 && lane == 0) p.lse2[static_cast<std::int64_t>(bh) * sq + row] = l > 0.f ? m[i] + log2f(l) : INFINITY;
+    if (p.lse2 && lane == 0)
+      p.lse2[static_cast<std::int64_t>(bh) * sq + row] = l > 0.f ? m[i] + log2f(l) : INFINITY;
   }
 }
 

@@ -21,9 +21,11 @@ __device__ __forceinline__ void mm_nt(float (&acc)[M][N], const float* A, int ld
   for (int k = 0; k < K; k += 4) {
     float4 a[M], b[N];
 #pragma unroll
-    for (int i = 0; i < M; ++i) a[i] = *reinterpret_cast<const float4*>(A + (ty + kRS * i) * lda + k);
+    for (int i = 0; i < M; ++i)
+      a[i] = *reinterpret_cast<const float4*>(A + (ty + kRS * i) * lda + k);
 #pragma unroll
-    for (int j = 0; j < N; ++j) b[j] = *reinterpret_cast<const float4*>(B + (tx + 16 * j) * ldb + k);
+    for (int j = 0; j < N; ++j)
+      b[j] = *reinterpret_cast<const float4*>(B + (tx + 16 * j) * ldb + k);
 #pragma unroll
     for (int i = 0; i < M; ++i)
 #pragma unroll
@@ -46,7 +48,8 @@ __device__ __forceinline__ void mm_nn(float4 (&acc)[M][C], const float* A, int l
   for (int k = 0; k < K; k += 4) {
     float4 a[M];
 #pragma unroll
-    for (int i = 0; i < M; ++i) a[i] = *reinterpret_cast<const float4*>(A + (ty + kRS * i) * lda + k);
+    for (int i = 0; i < M; ++i)
+      a[i] = *reinterpret_cast<const float4*>(A + (ty + kRS * i) * lda + k);
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
       float4 b[C];
@@ -75,9 +78,10 @@ __device__ __forceinline__ void load_tile_rounded(float* dst, int ld, const floa
                                                   int total, int cols, float mul) {
   for (int idx = threadIdx.x; idx < kRows * kCols; idx += blockDim.x) {
     const int r = idx / kCols, c = idx % kCols, row = row0 + r;
-    dst[r * ld + c] = (row < total && c < cols)
-                          ? round_input<kRound>(src[static_cast<std::int64_t>(row) * cols + c]) * mul
-                          : 0.f;
+    dst[r * ld + c] =
+        (row < total && c < cols)
+            ? round_input<kRound>(src[static_cast<std::int64_t>(row) * cols + c]) * mul
+            : 0.f;
   }
 }
 

@@ -21,13 +21,14 @@ struct TiledFwdSmem {
 };
 
 template <int kD, int kT, int kThreads>
-__device__ __forceinline__ void tiled_load_kv(float* dst, int ld, const float* src, int key0, int sk,
-                                              int cols) {
+__device__ __forceinline__ void tiled_load_kv(float* dst, int ld, const float* src, int key0,
+                                              int sk, int cols) {
   constexpr int kChunks = kD / 4;
   for (int idx = threadIdx.x; idx < kT * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c4 = (idx % kChunks) * 4, key = key0 + r;
     const bool ok = key < sk && c4 < cols;
-    cp_async16(dst + r * ld + c4, ok ? src + static_cast<std::int64_t>(key) * cols + c4 : src, ok ? 16 : 0);
+    cp_async16(dst + r * ld + c4, ok ? src + static_cast<std::int64_t>(key) * cols + c4 : src,
+               ok ? 16 : 0);
   }
 }
 
@@ -66,7 +67,10 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(AttnFwdParams
       float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
       if (row < sq && c4 < d) {
         v = *reinterpret_cast<const float4*>(qg + static_cast<std::int64_t>(row) * d + c4);
-        v.x *= p.scale_log2; v.y *= p.scale_log2; v.z *= p.scale_log2; v.w *= p.scale_log2;
+        v.x *= p.scale_log2;
+        v.y *= p.scale_log2;
+        v.z *= p.scale_log2;
+        v.w *= p.scale_log2;
       }
       *reinterpret_cast<float4*>(sQ + r * kLd + c4) = v;
     }
@@ -130,7 +134,10 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(AttnFwdParams
       l[i] = l[i] * alpha + rs;
 #pragma unroll
       for (int c = 0; c < C; ++c) {
-        o[i][c].x *= alpha; o[i][c].y *= alpha; o[i][c].z *= alpha; o[i][c].w *= alpha;
+        o[i][c].x *= alpha;
+        o[i][c].y *= alpha;
+        o[i][c].z *= alpha;
+        o[i][c].w *= alpha;
       }
     }
     cp_async_wait<1>();  // V_t
@@ -173,7 +180,8 @@ __global__ void __launch_bounds__(kThreads) attention_tiled_kernel(AttnFwdParams
 }
 
 // Merges the key splits: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s. One warp per row.
-__global__ void __launch_bounds__(128) attention_split_combine_kernel(AttnFwdParams p, std::int64_t rows) {
+__global__ void __launch_bounds__(128)
+    attention_split_combine_kernel(AttnFwdParams p, std::int64_t rows) {
   const std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (r >= rows) return;

@@ -32,7 +32,9 @@ __global__ void __launch_bounds__(256) conv2d_direct_kernel(ConvDirectParams p) 
     const int oc = static_cast<int>(t % p.o);
     const int b = static_cast<int>(t / p.o);
     const int g = oc / og;
-    const float* xb = p.x + (static_cast<std::int64_t>(b) * p.c + static_cast<std::int64_t>(g) * cg) * p.h * p.w_in;
+    const float* xb =
+        p.x +
+        (static_cast<std::int64_t>(b) * p.c + static_cast<std::int64_t>(g) * cg) * p.h * p.w_in;
     const float* wo = p.w + static_cast<std::int64_t>(oc) * cg * p.kh * p.kw;
     const int y0 = oy * p.sh - p.ph, x0 = ox * p.sw - p.pw;
     float acc = 0.f;
@@ -45,8 +47,8 @@ __global__ void __launch_bounds__(256) conv2d_direct_kernel(ConvDirectParams p) 
         for (int kx = 0; kx < p.kw; ++kx) {
           const int x = x0 + kx * p.dw;
           if (x < 0 || x >= p.w_in) continue;
-          acc = fmaf(round_input<kRound>(__ldg(xc + y * p.w_in + x)), round_input<kRound>(__ldg(wc + ky * p.kw + kx)),
-                     acc);
+          acc = fmaf(round_input<kRound>(__ldg(xc + y * p.w_in + x)),
+                     round_input<kRound>(__ldg(wc + ky * p.kw + kx)), acc);
         }
       }
     }
@@ -57,8 +59,9 @@ __global__ void __launch_bounds__(256) conv2d_direct_kernel(ConvDirectParams p) 
 }
 
 // out (N, O, plane) += bias[o], then ReLU: the epilogue after a cuDNN convolution.
-__global__ void __launch_bounds__(256) conv_bias_relu_kernel(float* out, const float* bias, std::int64_t total,
-                                                              std::int64_t plane, int o, bool relu) {
+__global__ void __launch_bounds__(256)
+    conv_bias_relu_kernel(float* out, const float* bias, std::int64_t total, std::int64_t plane,
+                          int o, bool relu) {
   for (std::int64_t idx = blockIdx.x * 256ll + threadIdx.x; idx < total; idx += 256ll * gridDim.x) {
     float v = out[idx];
     if (bias) v += __ldg(bias + (idx / plane) % o);
@@ -69,7 +72,8 @@ __global__ void __launch_bounds__(256) conv_bias_relu_kernel(float* out, const f
 
 // dst[i] = src[i] rounded to bf16/fp16 and widened back to fp32.
 template <int kRound>
-__global__ void __launch_bounds__(256) round_copy_kernel(const float* src, float* dst, std::int64_t n) {
+__global__ void __launch_bounds__(256)
+    round_copy_kernel(const float* src, float* dst, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x)
     dst[i] = round_input<kRound>(src[i]);
 }

@@ -14,8 +14,10 @@ namespace lc::cuda::kernels {
 
 template <class H>
 __device__ __forceinline__ H to_half(float x) {
-  if constexpr (std::is_same_v<H, __nv_bfloat16>) return __float2bfloat16_rn(x);
-  else return __float2half_rn(x);
+  if constexpr (std::is_same_v<H, __nv_bfloat16>)
+    return __float2bfloat16_rn(x);
+  else
+    return __float2half_rn(x);
 }
 
 // dst[i] = round-to-nearest-even(src[i]); 8 elements (32 bytes in, 16 out) per access when
@@ -29,7 +31,8 @@ __global__ void convert_f32(const float* __restrict__ src, H* __restrict__ dst, 
   if constexpr (kVector) {
     const std::int64_t groups = n / 8;
     for (std::int64_t i = start; i < groups; i += step) {
-      const Vec<float, 4> lo = load_vec<float, 4>(src + i * 8), hi = load_vec<float, 4>(src + i * 8 + 4);
+      const Vec<float, 4> lo = load_vec<float, 4>(src + i * 8),
+                          hi = load_vec<float, 4>(src + i * 8 + 4);
       Vec<H, 8> o;
 #pragma unroll
       for (int k = 0; k < 4; ++k) {

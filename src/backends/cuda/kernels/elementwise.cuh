@@ -15,80 +15,110 @@ namespace lc::cuda::kernels {
 
 template <class T>
 __device__ __forceinline__ T exp_t(T x) {
-  if constexpr (std::is_same_v<T, float>) return expf(x);
-  else return exp(x);
+  if constexpr (std::is_same_v<T, float>)
+    return expf(x);
+  else
+    return exp(x);
 }
 
 // NaN stays NaN (x < 0 is false for NaN), as IEEE arithmetic and PyTorch do.
 struct ReluF {
   template <class T>
-  __device__ T operator()(T x) const { return x < T(0) ? T(0) : x; }
+  __device__ T operator()(T x) const {
+    return x < T(0) ? T(0) : x;
+  }
 };
 // The exact (erf) GELU, PyTorch's default.
 struct GeluF {
   template <class T>
   __device__ T operator()(T x) const {
-    if constexpr (std::is_same_v<T, float>) return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-    else return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+    if constexpr (std::is_same_v<T, float>)
+      return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    else
+      return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
   }
 };
 struct SiluF {
   template <class T>
-  __device__ T operator()(T x) const { return x / (T(1) + exp_t(-x)); }
+  __device__ T operator()(T x) const {
+    return x / (T(1) + exp_t(-x));
+  }
 };
 struct SigmoidF {
   template <class T>
-  __device__ T operator()(T x) const { return T(1) / (T(1) + exp_t(-x)); }
+  __device__ T operator()(T x) const {
+    return T(1) / (T(1) + exp_t(-x));
+  }
 };
 struct TanhF {
   template <class T>
   __device__ T operator()(T x) const {
-    if constexpr (std::is_same_v<T, float>) return tanhf(x);
-    else return tanh(x);
+    if constexpr (std::is_same_v<T, float>)
+      return tanhf(x);
+    else
+      return tanh(x);
   }
 };
 struct ExpF {
   template <class T>
-  __device__ T operator()(T x) const { return exp_t(x); }
+  __device__ T operator()(T x) const {
+    return exp_t(x);
+  }
 };
 struct NegF {
   template <class T>
-  __device__ T operator()(T x) const { return -x; }
+  __device__ T operator()(T x) const {
+    return -x;
+  }
 };
 struct AbsF {
   template <class T>
   __device__ T operator()(T x) const {
-    if constexpr (std::is_same_v<T, float>) return fabsf(x);
-    else return fabs(x);
+    if constexpr (std::is_same_v<T, float>)
+      return fabsf(x);
+    else
+      return fabs(x);
   }
 };
 struct SqrtF {
   template <class T>
   __device__ T operator()(T x) const {
-    if constexpr (std::is_same_v<T, float>) return sqrtf(x);
-    else return sqrt(x);
+    if constexpr (std::is_same_v<T, float>)
+      return sqrtf(x);
+    else
+      return sqrt(x);
   }
 };
 struct IdentityF {
   template <class T>
-  __device__ T operator()(T x) const { return x; }
+  __device__ T operator()(T x) const {
+    return x;
+  }
 };
 
 struct AddF {
   template <class T>
-  __device__ T operator()(T a, T b) const { return a + b; }
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
 };
 struct SubF {
   template <class T>
-  __device__ T operator()(T a, T b) const { return a - b; }
+  __device__ T operator()(T a, T b) const {
+    return a - b;
+  }
 };
 struct MulF {
   template <class T>
-  __device__ T operator()(T a, T b) const { return a * b; }
+  __device__ T operator()(T a, T b) const {
+    return a * b;
+  }
 };
 struct DivF {
   template <class T>
-  __device__ T operator()(T a, T b) const { return a / b; }
+  __device__ T operator()(T a, T b) const {
+    return a / b;
+  }
 };
 // alpha * x + y, rounded as the CPU computes it (no fused multiply-add).
 template <class T>
@@ -96,12 +126,16 @@ struct AxpyF {
   T alpha;
   __device__ T operator()(T x, T y) const { return add_rn(mul_rn(alpha, x), y); }
   __device__ static T mul_rn(T a, T b) {
-    if constexpr (std::is_same_v<T, float>) return __fmul_rn(a, b);
-    else return __dmul_rn(a, b);
+    if constexpr (std::is_same_v<T, float>)
+      return __fmul_rn(a, b);
+    else
+      return __dmul_rn(a, b);
   }
   __device__ static T add_rn(T a, T b) {
-    if constexpr (std::is_same_v<T, float>) return __fadd_rn(a, b);
-    else return __dadd_rn(a, b);
+    if constexpr (std::is_same_v<T, float>)
+      return __fadd_rn(a, b);
+    else
+      return __dadd_rn(a, b);
   }
 };
 // beta * x, or exactly 0 when beta is 0 (NaN in x included), as BLAS treats beta = 0.
@@ -115,8 +149,10 @@ struct ScaleF {
 
 template <class F, class T, int kIn>
 __device__ __forceinline__ T apply(const F& f, T a, T b) {
-  if constexpr (kIn == 1) return f(a);
-  else return f(a, b);
+  if constexpr (kIn == 1)
+    return f(a);
+  else
+    return f(a, b);
 }
 
 // out[i] = f(a[i] (, b[i])) over n elements; V elements per access (V = 1 when a pointer is
@@ -143,13 +179,13 @@ __global__ void map_contiguous(F f, T* out, const T* a, const T* b, std::int64_t
 // Shapes and strides of a broadcast binary op after collapsing dimensions (out contiguous).
 struct StridedShape {
   static constexpr int kMaxRank = 8;
-  int rank = 0;                        // of the outer dimensions (all but the last)
+  int rank = 0;  // of the outer dimensions (all but the last)
   std::int64_t outer_shape[kMaxRank] = {};
   std::int64_t a_stride[kMaxRank] = {};
   std::int64_t b_stride[kMaxRank] = {};
-  std::int64_t inner = 1;              // extent of the last dimension
+  std::int64_t inner = 1;                 // extent of the last dimension
   std::int64_t a_inner = 0, b_inner = 0;  // operand strides along it (0 or 1 usually)
-  std::int64_t outer = 1;              // product of outer_shape
+  std::int64_t outer = 1;                 // product of outer_shape
 };
 
 // One row (an outer index) per y-thread; x-threads walk the last dimension, so the usual
@@ -158,8 +194,8 @@ template <class T, class F>
 __global__ void map_strided(F f, T* out, const T* a, const T* b, StridedShape s) {
   pdl_sync();
   const std::int64_t row_step = static_cast<std::int64_t>(gridDim.y) * blockDim.y;
-  for (std::int64_t r = static_cast<std::int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; r < s.outer;
-       r += row_step) {
+  for (std::int64_t r = static_cast<std::int64_t>(blockIdx.y) * blockDim.y + threadIdx.y;
+       r < s.outer; r += row_step) {
     std::int64_t oa = 0, ob = 0, rem = r;
     for (int d = s.rank - 1; d >= 0; --d) {
       const std::int64_t idx = rem % s.outer_shape[d];
@@ -168,8 +204,8 @@ __global__ void map_strided(F f, T* out, const T* a, const T* b, StridedShape s)
       ob += idx * s.b_stride[d];
     }
     T* o = out + r * s.inner;
-    for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < s.inner;
-         j += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         j < s.inner; j += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
       o[j] = f(a[oa + j * s.a_inner], b[ob + j * s.b_inner]);
   }
 }
@@ -182,8 +218,8 @@ __global__ void bias_act_rows(Act act, T* c, const T* bias, std::int64_t rows, s
   for (std::int64_t r = static_cast<std::int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; r < rows;
        r += row_step) {
     T* row = c + r * cols;
-    for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols;
-         j += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         j < cols; j += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
       row[j] = act(bias ? row[j] + bias[j] : row[j]);
   }
 }

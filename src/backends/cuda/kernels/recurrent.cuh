@@ -12,7 +12,8 @@ __device__ __forceinline__ float sigmoid_f32(float x) { return 1.f / (1.f + expf
 // c' = sigmoid(f) c + sigmoid(i) tanh(g);  h' = sigmoid(o) tanh(c').
 __global__ void lstm_cell_kernel(const float* __restrict__ gx, const float* __restrict__ gh,
                                  const float* __restrict__ c, float* __restrict__ h_out,
-                                 float* __restrict__ c_out, std::int64_t batch, std::int64_t hidden) {
+                                 float* __restrict__ c_out, std::int64_t batch,
+                                 std::int64_t hidden) {
   const std::int64_t n = batch * hidden;
   for (std::int64_t idx = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; idx < n;
        idx += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {

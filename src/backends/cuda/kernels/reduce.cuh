@@ -7,17 +7,25 @@ namespace lc::cuda::kernels {
 
 struct SumOp {
   template <class T>
-  __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+  __device__ __forceinline__ T operator()(T a, T b) const {
+    return a + b;
+  }
   template <class T>
-  __device__ __forceinline__ static T identity() { return T(0); }
+  __device__ __forceinline__ static T identity() {
+    return T(0);
+  }
 };
 
 // Propagates NaN (fmaxf would drop it), as the CPU reference and NumPy do.
 struct MaxOp {
   template <class T>
-  __device__ __forceinline__ T operator()(T a, T b) const { return (b > a || b != b) ? b : a; }
+  __device__ __forceinline__ T operator()(T a, T b) const {
+    return (b > a || b != b) ? b : a;
+  }
   template <class T>
-  __device__ __forceinline__ static T identity() { return -INFINITY; }
+  __device__ __forceinline__ static T identity() {
+    return -INFINITY;
+  }
 };
 
 template <class T, class Op>

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "reduce.cuh"
 #include "pdl.cuh"
+#include "reduce.cuh"
 #include "vec.cuh"
 
 namespace lc::cuda::kernels {
@@ -36,8 +36,10 @@ struct RowRegs {
   float v[VPT];
 
   __device__ static int col(int i, int lane) {
-    if constexpr (kVec) return ((i / 4) * TPR + lane) * 4 + i % 4;
-    else return i * TPR + lane;
+    if constexpr (kVec)
+      return ((i / 4) * TPR + lane) * 4 + i % 4;
+    else
+      return i * TPR + lane;
   }
   __device__ void load(const float* row, int cols, int lane, float fill) {
     if constexpr (kVec) {
@@ -45,8 +47,10 @@ struct RowRegs {
       for (int j = 0; j < VPT / 4; ++j) {
         const int c = (j * TPR + lane) * 4;
         Vec<float, 4> q;
-        if (c < cols) q = load_vec<float, 4>(row + c);
-        else q.v[0] = q.v[1] = q.v[2] = q.v[3] = fill;
+        if (c < cols)
+          q = load_vec<float, 4>(row + c);
+        else
+          q.v[0] = q.v[1] = q.v[2] = q.v[3] = fill;
 #pragma unroll
         for (int k = 0; k < 4; ++k) v[j * 4 + k] = q.v[k];
       }
@@ -63,7 +67,9 @@ struct RowRegs {
 #pragma unroll
       for (int j = 0; j < VPT / 4; ++j) {
         const int c = (j * TPR + lane) * 4;
-        if (c < cols) store_vec<float, 4>(row + c, Vec<float, 4>{{v[j * 4], v[j * 4 + 1], v[j * 4 + 2], v[j * 4 + 3]}});
+        if (c < cols)
+          store_vec<float, 4>(row + c,
+                              Vec<float, 4>{{v[j * 4], v[j * 4 + 1], v[j * 4 + 2], v[j * 4 + 3]}});
       }
     } else {
 #pragma unroll
@@ -193,12 +199,14 @@ __global__ void __launch_bounds__(block_threads<TPR>())
 #pragma unroll
         for (int k = 0; k < 4; ++k) o.v[k] = (t.v[j * 4 + k] - mean) * scale;
         if (kStaged || w) {
-          const Vec<float, 4> wv = kStaged ? *reinterpret_cast<const Vec<float, 4>*>(sw + c) : load_vec<float, 4>(w + c);
+          const Vec<float, 4> wv =
+              kStaged ? *reinterpret_cast<const Vec<float, 4>*>(sw + c) : load_vec<float, 4>(w + c);
 #pragma unroll
           for (int k = 0; k < 4; ++k) o.v[k] *= wv.v[k];
         }
         if (!kRms && (kStaged || b)) {
-          const Vec<float, 4> bv = kStaged ? *reinterpret_cast<const Vec<float, 4>*>(sb + c) : load_vec<float, 4>(b + c);
+          const Vec<float, 4> bv =
+              kStaged ? *reinterpret_cast<const Vec<float, 4>*>(sb + c) : load_vec<float, 4>(b + c);
 #pragma unroll
           for (int k = 0; k < 4; ++k) o.v[k] += bv.v[k];
         }
@@ -228,25 +236,32 @@ __global__ void __launch_bounds__(block_threads<TPR>())
 
 template <class T>
 __device__ __forceinline__ T exp_of(T x) {
-  if constexpr (sizeof(T) == 4) return expf(x);
-  else return exp(x);
+  if constexpr (sizeof(T) == 4)
+    return expf(x);
+  else
+    return exp(x);
 }
 template <class T>
 __device__ __forceinline__ T log_of(T x) {
-  if constexpr (sizeof(T) == 4) return logf(x);
-  else return log(x);
+  if constexpr (sizeof(T) == 4)
+    return logf(x);
+  else
+    return log(x);
 }
 template <class T>
 __device__ __forceinline__ T sqrt_of(T x) {
-  if constexpr (sizeof(T) == 4) return sqrtf(x);
-  else return sqrt(x);
+  if constexpr (sizeof(T) == 4)
+    return sqrtf(x);
+  else
+    return sqrt(x);
 }
 
 // Calls f(column, value) for this thread's columns of a row, float4 at a time when kVec.
 template <class T, bool kVec, class F>
 __device__ __forceinline__ void for_row(const T* row, std::int64_t cols, F&& f) {
   if constexpr (kVec) {
-    for (std::int64_t c = static_cast<std::int64_t>(threadIdx.x) * 4; c < cols; c += blockDim.x * 4) {
+    for (std::int64_t c = static_cast<std::int64_t>(threadIdx.x) * 4; c < cols;
+         c += blockDim.x * 4) {
       const Vec<T, 4> q = load_vec<T, 4>(row + c);
 #pragma unroll
       for (int k = 0; k < 4; ++k) f(c + k, q.v[k]);
@@ -261,7 +276,8 @@ __device__ __forceinline__ void for_row(const T* row, std::int64_t cols, F&& f) 
 template <class T, bool kVec, class G>
 __device__ __forceinline__ void map_row(const T* in, T* out, std::int64_t cols, G&& g) {
   if constexpr (kVec) {
-    for (std::int64_t c = static_cast<std::int64_t>(threadIdx.x) * 4; c < cols; c += blockDim.x * 4) {
+    for (std::int64_t c = static_cast<std::int64_t>(threadIdx.x) * 4; c < cols;
+         c += blockDim.x * 4) {
       Vec<T, 4> q = load_vec<T, 4>(in + c);
 #pragma unroll
       for (int k = 0; k < 4; ++k) q.v[k] = g(c + k, q.v[k]);
@@ -297,7 +313,8 @@ __global__ void __launch_bounds__(kThreads)
       map_row<T, kVec>(in, y + r * cols, cols, [&](std::int64_t, T v) { return v - shift; });
     } else {
       const T inv = T(1) / s;
-      map_row<T, kVec>(in, y + r * cols, cols, [&](std::int64_t, T v) { return exp_of(v - mr) * inv; });
+      map_row<T, kVec>(in, y + r * cols, cols,
+                       [&](std::int64_t, T v) { return exp_of(v - mr) * inv; });
     }
   }
 }
@@ -306,8 +323,8 @@ __global__ void __launch_bounds__(kThreads)
 // skips the mean.
 template <class T, int kThreads, bool kVec, bool kRms>
 __global__ void __launch_bounds__(kThreads)
-    norm_stream(const T* x, T* y, const T* __restrict__ w, const T* __restrict__ b, std::int64_t rows,
-                std::int64_t cols, T eps) {
+    norm_stream(const T* x, T* y, const T* __restrict__ w, const T* __restrict__ b,
+                std::int64_t rows, std::int64_t cols, T eps) {
   pdl_sync();
   __shared__ T smem[32];
   const T inv_cols = T(1) / static_cast<T>(cols);

@@ -13,7 +13,7 @@ inline constexpr int kTileRows = 8;  // blockDim = (kTile, kTileRows): each thre
 // x (batch, R, C) -> y (batch, C, R). Reads and writes are both coalesced; the tile's extra
 // column keeps the column-wise shared-memory reads free of bank conflicts.
 template <class T>
-__global__ void __launch_bounds__(kTile * kTileRows)
+__global__ void __launch_bounds__(kTile* kTileRows)
     transpose_tiled(const T* __restrict__ x, T* __restrict__ y, std::int64_t batch, std::int64_t R,
                     std::int64_t C) {
   pdl_sync();
