@@ -4,8 +4,6 @@
 
 namespace lc::ops {
 
-std::string shape_str(const TensorView& v) { return v.shape.str(); }
-
 OpContext::OpContext(const char* op, const Policy& policy, Dtypes dtypes)
     : op_(op), policy_(policy), dtypes_(dtypes) {}
 

@@ -83,7 +83,5 @@ class OpContext {
   std::vector<Tensor> keep_;
 };
 
-// "(M, K)" style helper used by messages.
-std::string shape_str(const TensorView& v);
 
 }  // namespace lc::ops
