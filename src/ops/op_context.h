@@ -83,5 +83,4 @@ class OpContext {
   std::vector<Tensor> keep_;
 };
 
-
 }  // namespace lc::ops
