@@ -34,5 +34,10 @@ bool metal_available();
 std::string cuda_unavailable_reason();
 // The best backend present: "cuda" or "cpu".
 std::string backend_name();
+// Blocks until every operation queued on `device` has finished ("cpu": returns at once;
+// "cuda"/"cuda:N"/"gpu": waits for the backend's stream; "auto": the best device present).
+// Ops run with policy sync=False only queue work; this is the host wait that ends such a run.
+// Counted in stats().syncs when it waits on a GPU.
+void synchronize(std::string_view device = "auto");
 
 }  // namespace lc

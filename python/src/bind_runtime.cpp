@@ -1,4 +1,5 @@
 // Devices, the Policy type and its scope stack, statistics.
+#include <nanobind/stl/string_view.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
@@ -27,6 +28,10 @@ void bind_runtime(nb::module_& m) {
   m.def("cuda_unavailable_reason", &cuda_unavailable_reason,
         "Why CUDA cannot be used ('' when it can): no library, no driver or no device.");
   m.def("backend_name", &backend_name, "The best backend present: 'cuda' or 'cpu'.");
+  m.def("synchronize", &synchronize, "device"_a = "auto",
+        "Wait until every operation queued on the device has finished ('cpu': at once; 'auto': "
+        "the best device present). Ops run with Policy(sync=False) only queue work; this is the "
+        "host wait that ends such a run.");
 
   nb::class_<Policy> policy(m, "Policy",
                             "How an op runs: device, precision, IO, sync, fused/split, tuning.");

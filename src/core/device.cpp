@@ -2,8 +2,10 @@
 
 #include <charconv>
 
+#include "backends/backend.h"
 #include "backends/registry.h"
 #include "lightning_core/error.h"
+#include "runtime/stats_counters.h"
 
 namespace lc {
 
@@ -63,5 +65,13 @@ bool cuda_available() { return backend::cuda_device_count() > 0; }
 bool metal_available() { return false; }
 std::string cuda_unavailable_reason() { return backend::cuda_unavailable_reason(); }
 std::string backend_name() { return cuda_available() ? "cuda" : "cpu"; }
+
+void synchronize(std::string_view device) {
+  if (device == "auto") device = cuda_available() ? "gpu" : "cpu";
+  const Device d = parse_device(device);
+  if (d.is_cpu()) return;  // CPU ops finish before they return
+  backend::backend_for(d).synchronize();
+  runtime::count_sync();
+}
 
 }  // namespace lc

@@ -47,6 +47,9 @@ TEST(Device, Strings) {
     EXPECT_FALSE(cuda_unavailable_reason().empty());
   }
   EXPECT_EQ(devices().front(), "cpu");
+  synchronize("cpu");
+  synchronize();  // the best device present
+  EXPECT_THROW(synchronize("tpu"), ValueError);
 }
 
 TEST(Policy, ScopeAndParsing) {

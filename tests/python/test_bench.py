@@ -458,6 +458,7 @@ def test_a_resident_gpu_row_whose_result_comes_home_is_flagged(monkeypatch):
     class FakeLc:  # just enough of lightning_core for a "cuda" row without a GPU
         api = None
         Tensor = staticmethod(lambda a, device: ("dev", a))
+        synchronize = staticmethod(lambda device="auto": None)
 
         class Policy:
             def __init__(self, **kw):

@@ -103,6 +103,28 @@ def test_device_results_stay_on_device(rng):
     assert rel_err(c2, f64(a) @ b) <= FP32_TOL
 
 
+@pytest.mark.gpu
+@requires_gpu
+def test_synchronize_waits_for_queued_work(rng):
+    torch = pytest.importorskip("torch")
+    import time
+    a, b = on_gpu(rand(rng, 64, 64)), on_gpu(rand(rng, 64, 64))
+    lc.synchronize("cuda")
+    torch.cuda._sleep(1000)  # torch's context exists before the clock starts
+    torch.cuda.synchronize()
+    # Our stream is ordered after the legacy stream: a GPU sleep there holds our next op back.
+    t0 = time.perf_counter()
+    torch.cuda._sleep(200_000_000)  # ~0.1 s at the H100's clock
+    syncs = lc.stats().syncs
+    c = lc.matmul2d(a, b, policy=lc.Policy(device="cuda", sync=False))
+    queued_s = time.perf_counter() - t0
+    lc.synchronize("cuda")
+    waited_s = time.perf_counter() - t0
+    assert lc.stats().syncs == syncs + 1
+    assert queued_s < 0.05 < waited_s, (queued_s, waited_s)
+    assert rel_err(c.numpy(), f64(a.numpy()) @ b.numpy()) <= FP32_TOL
+
+
 # ---- GEMM ----------------------------------------------------------------------------------
 
 @pytest.mark.gpu

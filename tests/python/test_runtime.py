@@ -34,6 +34,16 @@ def test_cuda_without_gpu_says_why(rng):
     assert lc.cuda_unavailable_reason()
 
 
+def test_synchronize_devices():
+    lc.synchronize("cpu")  # CPU ops finish before they return
+    lc.synchronize()  # "auto": the best device present
+    with pytest.raises(ValueError, match=r"\[device\] expected"):
+        lc.synchronize("tpu")
+    if not lc.cuda_available():
+        with pytest.raises(lc.DeviceUnavailableError):
+            lc.synchronize("cuda")
+
+
 def test_policy_object_and_scope(rng):
     p = lc.Policy(device="cpu", precision="tf32")
     assert p.precision == "tf32" and p.device == "cpu"

@@ -118,10 +118,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     host, dev_ceil = env.host_ceilings, env.ceilings
 
     progress = runner.Progress(total, enabled=not args.no_progress)
-    rows_by_suite = {}
-    for s, cs in selected.items():
-        rows_by_suite[s] = runner.run(cs, env, precisions, progress)
-    progress.close()
     notes = _comparison_notes(device, torch, torch_reason, args)
     meta = {
         "machine": machine_info(lc, torch, torch_reason, device),
@@ -129,9 +125,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         "settings": {"mode": "quick" if quick else "full", **settings.__dict__,
                      "cpu_limit_s": runner.CPU_LIMIT_S, "precision": args.precision,
                      "residency": args.residency, "cases": args.cases, "seed": args.seed},
-        "comparison_notes": notes, "elapsed_s": round(time.perf_counter() - t0, 2),
+        "comparison_notes": notes,
     }
-    messages = report.write_all(args.out, rows_by_suite, meta)
+    rows_by_suite = {}
+    for s, cs in selected.items():
+        rows_by_suite[s] = runner.run(cs, env, precisions, progress)
+        # Artifacts after every suite: an interrupted `--suite all` keeps what it measured.
+        meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
+        messages = report.write_all(args.out, rows_by_suite, meta)
+    progress.close()
     for s, rows in rows_by_suite.items():
         print(f"\n== {s} ({device}, {'quick' if quick else 'full'})")
         print(report.format_table(rows))

@@ -31,8 +31,10 @@ class Settings:
 
 QUICK = Settings(warmup=1, min_reps=3, max_reps=30, budget_s=0.12, min_batch_ms=0.5,
                  max_batch=100, max_sets=4, min_warmup_s=0.02)
-FULL = Settings(warmup=5, min_reps=10, max_reps=200, budget_s=0.5, min_batch_ms=2.0,
-                max_batch=200, max_sets=8, min_warmup_s=0.1)
+# Full: ~400 rows on a GPU within 10 minutes (BENCHMARKS.md); 0.25 s of repetitions still gives
+# 50-100 batches of >= 2 ms for a resident kernel, whose spread is then a few percent.
+FULL = Settings(warmup=5, min_reps=10, max_reps=100, budget_s=0.25, min_batch_ms=2.0,
+                max_batch=200, max_sets=8, min_warmup_s=0.05)
 
 
 @dataclass
