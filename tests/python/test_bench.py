@@ -3,6 +3,7 @@
 and composed-path layouts the suites rely on. Fast and CPU-only: nothing here asserts a speed.
 """
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -452,6 +453,15 @@ def test_report_formats_and_chart_baseline(tmp_path):
     report.write_summary(str(tmp_path / "summary.md"), {"kernel": [a, b]}, meta)
     text = (tmp_path / "summary.md").read_text()
     assert "note one" in text and "n/a \\| x" not in text and "| kernel | f | fp32 | 0.50x | 1 |" in text
+    # Several suites: every per-suite artifact plus summary.md and its chart, summary.png.
+    c = runner.Row("ml", "c", "cpu", "fp32", "resident", lightning_core_ms=1.0, torch_ms=2.0,
+                   ours_best_vs_torch=2.0, family="g", table=True)
+    report.write_all(str(tmp_path / "all"), {"kernel": [a, b], "ml": [c]}, dict(meta, machine={"device": "cpu"}))
+    names = sorted(os.listdir(tmp_path / "all"))
+    assert {"kernel.csv", "kernel.json", "kernel.md", "ml.csv", "ml.json", "ml.md", "summary.md"} <= set(names)
+    if importlib.util.find_spec("matplotlib"):
+        assert {"kernel.png", "ml.png", "summary.png"} <= set(names)
+        assert (tmp_path / "all" / "summary.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_resident_gpu_row_whose_result_comes_home_is_flagged(monkeypatch):

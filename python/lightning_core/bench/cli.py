@@ -141,6 +141,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for n in notes + messages:
         print("note: " + n)
     written = [f"{s}.{ext}" for s in rows_by_suite for ext in ("csv", "json", "md", "png")
-               if os.path.exists(os.path.join(args.out, f"{s}.{ext}"))] + ["summary.md"]
+               if os.path.exists(os.path.join(args.out, f"{s}.{ext}"))] + [
+        f for f in ("summary.md", "summary.png") if os.path.exists(os.path.join(args.out, f))]
     print(f"wrote {', '.join(written)} to {args.out}/ in {meta['elapsed_s']:.1f} s")
     return 0

@@ -194,7 +194,8 @@ def write_summary(path: str, rows_by_suite: Dict[str, List[Row]], meta: dict) ->
         skipped = sum(1 for r in rows if r.note.startswith("skipped"))
         f.write(f"\n{len(rows)} rows: {na} with an n/a implementation, {err} with an error, "
                 f"{chk} with a failed result check, {skipped} skipped.\n\nPer suite: "
-                + ", ".join(f"[{s}]({s}.md)" for s in rows_by_suite) + "\n")
+                + ", ".join(f"[{s}]({s}.md)" for s in rows_by_suite)
+                + (" (chart of the rows above: summary.png)" if len(rows_by_suite) > 1 else "") + "\n")
 
 
 # ---- terminal -------------------------------------------------------------------------------
@@ -231,4 +232,8 @@ def write_all(out_dir: str, rows_by_suite: Dict[str, List[Row]], meta: dict) -> 
         if not ok and why not in messages:
             messages.append(why)
     write_summary(os.path.join(out_dir, "summary.md"), rows_by_suite, meta)
+    rows = [r for rs in rows_by_suite.values() for r in rs]
+    if len(rows_by_suite) > 1:  # the representative rows of every suite in one chart
+        write_png(os.path.join(out_dir, "summary.png"), [r for r in rows if r.table] or rows,
+                  f"Lightning Core on {meta['machine'].get('device')}: representative rows")
     return messages
