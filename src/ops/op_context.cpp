@@ -18,6 +18,13 @@ void OpContext::input(const char* name, const TensorView& v, int rank) {
     fail<TypeError>("expected ", name, " to be float32, got float64; this op has no float64 path, ",
                     "convert it with x.astype(np.float32)");
   if (!have_dtype_) {
+    // A result is never computed in lower precision than the policy allows: float32 inputs
+    // have no float64 arithmetic to run under precision "fp64".
+    if (policy_.precision == Precision::fp64 && v.dtype == DType::f32)
+      fail<NotSupportedError>(
+          "expected float64 inputs for precision \"fp64\" (float32 inputs run in fp32, tf32, "
+          "bf16 or fp16), got float32 ",
+          name);
     dtype_ = v.dtype;
     have_dtype_ = true;
   } else if (v.dtype != dtype_) {

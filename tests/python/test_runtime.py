@@ -44,6 +44,19 @@ def test_synchronize_devices():
             lc.synchronize("cuda")
 
 
+def test_fp64_precision_needs_float64_inputs(rng):
+    # Never computed in lower precision than the policy allows: float32 inputs cannot run "fp64".
+    a, b = rand(rng, 5, 7), rand(rng, 7, 3)
+    p64 = lc.Policy(device="cpu", precision="fp64")
+    for call in (lambda: lc.matmul2d(a, b, policy=p64), lambda: lc.softmax(a, policy=p64),
+                 lambda: lc.attention2d(a, a, a, policy=p64)):
+        with pytest.raises(lc.NotSupportedError, match=r'^\[\w+\] expected float64 inputs for precision "fp64"'):
+            call()
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    c = lc.matmul2d(a64, b64, policy=p64)
+    assert c.dtype == np.float64 and rel_err(c, a64 @ b64) <= 1e-12
+
+
 def test_policy_object_and_scope(rng):
     p = lc.Policy(device="cpu", precision="tf32")
     assert p.precision == "tf32" and p.device == "cpu"
