@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -12,6 +13,19 @@
 namespace lc::cpu {
 namespace {
 
+// Workers spin for a short while after a region before sleeping on the condition variable, and
+// the caller spins before waiting for them: a region then costs a few microseconds instead of
+// two futex wake-ups (~30-40 us), so back-to-back ops keep their threads warm.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
 class Pool {
  public:
   explicit Pool(int n) {
@@ -21,7 +35,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -35,32 +49,56 @@ class Pool {
       std::lock_guard<std::mutex> lock(mu_);
       fn_ = &fn;
       parts_ = parts;
-      pending_ = parts - 1;
+      pending_.store(parts - 1, std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     try {
       fn(0);
     } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
+      record_error();
     }
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (pending_.load(std::memory_order_acquire) != 0 &&
+           std::chrono::steady_clock::now() < until)
+      cpu_relax();
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  void record_error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_) error_ = std::current_exception();
+  }
+
+  // The next generation after `seen`: spins a little, then sleeps.
+  std::uint64_t wait_for_work(std::uint64_t seen) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (;;) {
+      const std::uint64_t g = generation_.load(std::memory_order_acquire);
+      if (g != seen) return g;
+      if (std::chrono::steady_clock::now() >= until) break;
+      cpu_relax();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    return generation_.load(std::memory_order_acquire);
+  }
+
   void loop(int id) {
     std::uint64_t seen = 0;
     for (;;) {
+      seen = wait_for_work(seen);
       const std::function<void(int)>* fn = nullptr;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        // fn_, parts_ and the generation are written together under mu_: read them together, so
+        // a worker that wakes late takes the current region once and never an old one twice.
+        std::lock_guard<std::mutex> lock(mu_);
+        seen = generation_.load(std::memory_order_relaxed);
         if (stop_) return;
         if (id >= parts_) continue;
         fn = fn_;
@@ -68,12 +106,11 @@ class Pool {
       try {
         (*fn)(id);
       } catch (...) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!error_) error_ = std::current_exception();
+        record_error();
       }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);  // the caller checks pending_ under mu_
+        done_cv_.notify_one();
       }
     }
   }
@@ -82,8 +119,9 @@ class Pool {
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(int)>* fn_ = nullptr;
-  int parts_ = 0, pending_ = 0;
-  std::uint64_t generation_ = 0;
+  int parts_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stop_ = false;
   std::exception_ptr error_;
 };
