@@ -5,14 +5,14 @@
 namespace lc::py {
 namespace {
 
-// The activation arrives as a string; lc::parse_activation reports a bad one as [op].
+// The activation arrives as a name (any object); lc::parse_activation reports a bad one as [op].
 Tensor linear_fn(const TensorView& x, const TensorView& w, const OptView& b,
-                 const std::string& activation, const Policy& p) {
-  return linear(x, w, b, parse_activation(activation, "linear"), p);
+                 const ActivationName& activation, const Policy& p) {
+  return linear(x, w, b, parse_activation(activation.name, "linear"), p);
 }
 void linear_into_fn(const TensorView& x, const TensorView& w, const OptView& b,
-                    const TensorView& out, const std::string& activation, const Policy& p) {
-  linear_into(x, w, b, out, parse_activation(activation, "linear_into"), p);
+                    const TensorView& out, const ActivationName& activation, const Policy& p) {
+  linear_into(x, w, b, out, parse_activation(activation.name, "linear_into"), p);
 }
 
 }  // namespace
@@ -42,12 +42,12 @@ void bind_matmul(nb::module_& m) {
         "policy=None)\n\n"
         "out = alpha * op(a) @ op(b) + beta * out (out is not read when beta == 0).");
   m.def("linear", op<&linear_fn>(), arr("x"), arr("weight"), "bias"_a = nb::none(),
-        "activation"_a = "none", LC_POLICY_ARGS,
+        "activation"_a.none() = "none", LC_POLICY_ARGS,
         "linear(x, weight, bias=None, activation=\"none\", device=None, policy=None) -> ndarray\n\n"
         "x (..., in) @ weight(out, in).T + bias(out,), then the activation: \"none\", \"relu\" or\n"
         "\"gelu\" (exact erf form, torch's default). float32 or float64.");
   m.def("linear_into", op<&linear_into_fn>(), arr("x"), arr("weight"), arr("bias"), arr("out"),
-        "activation"_a = "none", LC_POLICY_ARGS,
+        "activation"_a.none() = "none", LC_POLICY_ARGS,
         "linear_into(x, weight, bias, out, activation=\"none\", device=None, policy=None)\n\n"
         "Writes linear(x, weight, bias, activation) into `out` (exactly (..., out)); bias may be "
         "None.");

@@ -31,6 +31,12 @@ nb::object to_python(const AttentionGrads& g);
 // (a string or None) on top.
 Policy resolve_policy(nb::handle device, nb::handle policy);
 
+// An activation name argument: any object converts, a non-string one to "<typename>", so the
+// op's own check reports it in the [op] format instead of nanobind's signature TypeError.
+struct ActivationName {
+  std::string name;
+};
+
 // The Python-side view object: keeps its array alive.
 struct PyTensorView {
   nb::object owner;
@@ -122,6 +128,29 @@ struct type_caster<lc::TensorView> {
   static handle from_cpp(const lc::TensorView&, rv_policy, cleanup_list*) noexcept {
     PyErr_SetString(PyExc_TypeError, "TensorView is not returned to Python");
     return handle();
+  }
+};
+
+template <>
+struct type_caster<lc::py::ActivationName> {
+  NB_TYPE_CASTER(lc::py::ActivationName, const_name("str"))
+
+  bool from_python(handle src, uint8_t, cleanup_list*) noexcept {
+    if (PyUnicode_Check(src.ptr())) {
+      Py_ssize_t n = 0;
+      const char* s = PyUnicode_AsUTF8AndSize(src.ptr(), &n);
+      if (!s) {
+        PyErr_Clear();
+        return false;
+      }
+      value.name.assign(s, static_cast<std::size_t>(n));
+    } else {
+      value.name = std::string("<") + Py_TYPE(src.ptr())->tp_name + ">";
+    }
+    return true;
+  }
+  static handle from_cpp(const lc::py::ActivationName& a, rv_policy, cleanup_list*) noexcept {
+    return PyUnicode_FromStringAndSize(a.name.data(), static_cast<Py_ssize_t>(a.name.size()));
   }
 };
 

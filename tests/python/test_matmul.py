@@ -424,6 +424,12 @@ def test_bad_activation():
         lc.linear(x, w, None, "tanh")
     _expect(ValueError, "linear", lc.linear, x, w, activation="GELU")
     _expect(ValueError, "linear_into", lc.linear_into, x, w, None, out, "sigmoid", out=out)
+    for bad in (1, None, 1.5):  # not a string: the same [op] message, naming the type
+        with pytest.raises(ValueError, match=rf"^\[linear\] expected activation .* got '<{type(bad).__name__}>'"):
+            lc.linear(x, w, activation=bad)
+        with pytest.raises(ValueError, match=r"^\[linear_into\] expected activation"):
+            lc.linear_into(x, w, None, out, bad)
+    assert np.all(out == 7.0)  # nothing written
 
 
 def test_bad_outputs():
