@@ -3,7 +3,9 @@
     python3 benchmarks/gpu_bench.py [--out DIR] [--reps 15] [--batch 40] [--label NAME]
 
 Cases: gemm 1024^3 and 4096x1024x4096 (M x K x N) per precision, layer_norm and softmax
-2048x1024. Each time is the median over --reps rounds of a round's per-call time, a round being
+2048x1024, attention (fp32 [S,D] 4096x64 and 192x48; bf16 B4 H16 S4096 D128 forward, causal
+forward, forward+backward, and D64) per attention variant (LC_CUDA_ATTN), with the longest
+kernel's own time from torch.profiler beside the whole call's. Each time is the median over --reps rounds of a round's per-call time, a round being
 --batch back-to-back calls bracketed by CUDA events on the legacy stream (our blocking stream
 is ordered with it). Two figures per side:
   - device: the round is queued behind a GPU sleep, so the events bracket only kernel time
@@ -14,6 +16,7 @@ Floors use ceilings measured in the same run (device copy bandwidth, torch GEMM 
 Writes bench.json and bench.csv to --out and prints a Markdown table last.
 """
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -152,6 +155,91 @@ def rowwise_case(name, rows, cols, args, ceilings):
     return row
 
 
+def kernel_profile(call, n=5):
+    """(name, ms per call) of the longest-running kernel over n calls, and all kernels' ms per call.
+
+    torch.profiler (CUPTI) sees every kernel of the process, Lightning Core's included."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(n):
+            call(i)
+        torch.cuda.synchronize()
+    per = {}
+    for e in prof.key_averages():
+        us = getattr(e, "self_device_time_total", None)
+        if us is None:
+            us = getattr(e, "self_cuda_time_total", 0)
+        if us:
+            per[e.key] = per.get(e.key, 0.0) + us
+    if not per:
+        return None, None, None
+    name = max(per, key=per.get)
+    return name, per[name] / n / 1e3, sum(per.values()) / n / 1e3
+
+
+def attention_case(b, h, s, d, causal, prec, grad, args, variants):
+    """Resident attention (lc.attention / attention_backward) per variant vs torch SDPA."""
+    rng = np.random.default_rng(2)
+    shape = (b, h, s, d)
+    Q, K, V, dO = (lc.Tensor(rng.standard_normal(shape).astype(np.float32)).to("cuda") for _ in range(4))
+    flops = 4.0 * b * h * s * s * d * (0.5 if causal else 1.0) * (3.5 if grad else 1.0)
+    name = f"attention B{b} H{h} S{s} D{d}{' causal' if causal else ''} {'fwd+bwd' if grad else 'fwd'}"
+    rows = []
+    pol = lc.Policy(device="cuda", precision=prec, sync=False)
+    for var in variants:
+        if var == "auto":
+            os.environ.pop("LC_CUDA_ATTN", None)
+        else:
+            os.environ["LC_CUDA_ATTN"] = var
+        if grad:
+            ours = lambda i: lc.attention_backward(Q, K, V, dO, causal=causal, policy=pol)  # noqa: E731
+        else:
+            ours = lambda i: lc.attention(Q, K, V, causal=causal, policy=pol)  # noqa: E731
+        row = {"case": name, "precision": prec, "variant": var, "flops": flops, "bytes": 16.0 * b * h * s * d}
+        try:
+            ours(0)
+            torch.cuda.synchronize()
+        except Exception as e:  # noqa: BLE001 (a variant that does not apply is a row note)
+            row["note"] = f"{type(e).__name__}: {str(e)[:120]}"
+            rows.append(row)
+            continue
+        row["ours_device_ms"] = time_calls(ours, 1, args.attn_batch, args.reps, queued=True)
+        row["kernel"], row["kernel_ms"], row["all_kernels_ms"] = kernel_profile(ours)
+        rows.append(row)
+    os.environ.pop("LC_CUDA_ATTN", None)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(prec, torch.float32)
+    tq, tk, tv, tdo = (torch.from_dlpack(t).to(dtype) for t in (Q, K, V, dO))
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    if grad:
+        for t in (tq, tk, tv):
+            t.requires_grad_(True)
+
+        def theirs(i):
+            sdpa(tq, tk, tv, is_causal=causal).backward(tdo)
+    else:
+        theirs = lambda i: sdpa(tq, tk, tv, is_causal=causal)  # noqa: E731
+    with torch.no_grad() if not grad else contextlib.nullcontext():
+        t_ms = time_calls(theirs, 1, args.attn_batch, args.reps, queued=True)
+    for row in rows:
+        row["torch_device_ms"] = t_ms
+        for key in ("ours_device_ms", "kernel_ms", "torch_device_ms"):
+            if row.get(key):
+                row[key.replace("_ms", "_TFLOPs")] = flops / (row[key] * 1e9)
+    return rows
+
+
+def print_attention(rows):
+    fmt = lambda v: "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
+    print("\n| case | prec | variant | ours ms (TFLOP/s) | main kernel ms (TFLOP/s) | torch ms (TFLOP/s) | kernel |")
+    print("| --- | --- | --- | ---: | ---: | ---: | --- |")
+    for r in rows:
+        tf = lambda k: f" ({r[k]:.0f})" if r.get(k) else ""  # noqa: E731
+        print(f"| {r['case']} | {r['precision']} | {r['variant']} | {fmt(r.get('ours_device_ms'))}{tf('ours_device_TFLOPs')} | "
+              f"{fmt(r.get('kernel_ms'))}{tf('kernel_TFLOPs')} | {fmt(r.get('torch_device_ms'))}{tf('torch_device_TFLOPs')} | "
+              f"{(r.get('kernel') or r.get('note') or '')[:60]} |")
+
+
 def print_table(device, ceilings, rows, mode):
     fmt = lambda v: "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
     print(f"\n{device}; copy {ceilings['copy_GBps']:.0f} GB/s; torch GEMM 8192^3 fp32/tf32/bf16 "
@@ -172,7 +260,11 @@ def main():
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--batch", type=int, default=40)
     p.add_argument("--label", default="", help="suffix of the output file names")
-    p.add_argument("--cases", default="gemm,rowwise", help="gemm, rowwise, lowp (bf16/fp16 gemm only)")
+    p.add_argument("--cases", default="gemm,rowwise,attention",
+                   help="gemm, rowwise, attention, lowp (bf16/fp16 gemm only)")
+    p.add_argument("--attn-batch", type=int, default=5, help="back-to-back attention calls per timing")
+    p.add_argument("--attn-variants", default="auto,own,cudnn",
+                   help="LC_CUDA_ATTN values to time (auto: the heuristic's choice)")
     p.add_argument("--show", nargs="+", metavar="JSON", help="print the tables of earlier runs and exit")
     args = p.parse_args()
     if args.show:
@@ -181,6 +273,7 @@ def main():
                 with open(path) as f:
                     d = json.load(f)
                 print_table(d["device"], d["ceilings"], d["rows"], d["lowp_gemm_mode"])
+                print_attention(d.get("attention", []))
         return 0
     if not lc.cuda_available():
         print(f"gpu_bench: no CUDA device ({lc.cuda_unavailable_reason()})")
@@ -200,7 +293,20 @@ def main():
     if "rowwise" in wanted:
         for name in ("layer_norm", "softmax"):
             rows.append(rowwise_case(name, 2048, 1024, args, ceilings))
+    attn_rows = []
+    if "attention" in wanted:
+        variants = args.attn_variants.split(",")
+        for b, h, sq, d, causal, prec, grad in ((1, 1, 4096, 64, False, "fp32", False),
+                                                (1, 1, 192, 48, False, "fp32", False),
+                                                (4, 16, 4096, 128, False, "bf16", False),
+                                                (4, 16, 4096, 128, True, "bf16", False),
+                                                (4, 16, 4096, 64, False, "bf16", False),
+                                                (4, 16, 4096, 128, False, "bf16", True)):
+            vs = ["auto"] if prec == "fp32" else variants
+            attn_rows += attention_case(b, h, sq, d, causal, prec, grad, args, vs)
     device = torch.cuda.get_device_name(0)
+    for r in attn_rows:
+        r["device"] = device
     for r in rows:
         r["device"] = device
         if r.get("floor_ms"):
@@ -209,7 +315,7 @@ def main():
             r["ours_GBps"] = r["bytes"] / (r["ours_device_ms"] * 1e6)
     suffix = f"_{args.label}" if args.label else ""
     with open(os.path.join(args.out, f"bench{suffix}.json"), "w") as f:
-        json.dump({"device": device, "ceilings": ceilings, "rows": rows,
+        json.dump({"device": device, "ceilings": ceilings, "rows": rows, "attention": attn_rows,
                    "lowp_gemm_mode": os.environ.get("LC_CUDA_LOWP_GEMM", "convert")}, f, indent=1)
     keys = ["case", "precision", "ours_device_ms", "ours_eager_ms", "torch_device_ms", "torch_eager_ms",
             "floor_ms", "floor_fraction", "ours_GBps", "rel_err", "device"]
@@ -218,6 +324,7 @@ def main():
         wr.writeheader()
         wr.writerows(rows)
     print_table(device, ceilings, rows, os.environ.get("LC_CUDA_LOWP_GEMM", "convert"))
+    print_attention(attn_rows)
     return 0
 
 

@@ -55,15 +55,18 @@ if command -v compute-sanitizer >/dev/null; then
     --gtest_filter='CudaCore.BackendGemm*:CudaCore.Elementwise*:CudaCore.Rowwise*:CudaCore.Transpose*:CudaCore.InPlace*:CudaCore.CopiesRoundTrip'
   step racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 9 --print-limit 20 "$LC_TESTS" \
     --gtest_filter='CudaCore.Transpose*:CudaCore.FewLongRows*:CudaCore.InPlace*'
+  # Our attention kernels (SIMT, mma.sync, wgmma; forward and backward) through Python.
+  step memcheck_attn 180 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
+    "$PY" scripts/attention_sanitize.py
+  step racecheck_attn 200 compute-sanitizer --tool racecheck --error-exitcode 9 --print-limit 20 \
+    "$PY" scripts/attention_sanitize.py --quick
 else
   SUMMARY+=("compute-sanitizer      not found")
 fi
 
-# 4. Benchmarks: the focused core cases (bench.json / bench.csv), the in-kernel low-precision
-#    GEMM variant, then the project's quick suite (archived as one file).
-step gpu_bench 150 "$PY" benchmarks/gpu_bench.py --out "$OUT_DIR"
-step gpu_bench_fast 90 env LC_CUDA_LOWP_GEMM=fast "$PY" benchmarks/gpu_bench.py --cases lowp --label lowp_fast \
-  --out "$OUT_DIR" --reps 9
+# 4. Benchmarks: the focused core cases with attention per variant (bench.json / bench.csv),
+#    then the project's quick suite (archived as one file).
+step gpu_bench 240 "$PY" benchmarks/gpu_bench.py --out "$OUT_DIR"
 if [ "${GPU_CHECK_SUITE:-1}" != 0 ]; then
   step bench_suite 120 "$PY" -m lightning_core bench --device cuda --quick --no-progress --out "$ROOT/build/gpu_suite"
   tar -czf "$OUT_DIR/bench_suite.tar.gz" -C "$ROOT/build" gpu_suite 2>/dev/null || true
@@ -72,4 +75,4 @@ fi
 echo
 echo "=== summary (log: $LOG)"
 printf '%s\n' "${SUMMARY[@]}"
-"$PY" benchmarks/gpu_bench.py --show "$OUT_DIR/bench.json" "$OUT_DIR/bench_lowp_fast.json"
+"$PY" benchmarks/gpu_bench.py --show "$OUT_DIR/bench.json"
