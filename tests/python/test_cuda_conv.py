@@ -6,7 +6,7 @@ import pytest
 import lightning_core as lc
 from conftest import FP32_TOL, poisoned, rand, rel_err, requires_gpu
 
-pytestmark = requires_gpu
+pytestmark = [pytest.mark.gpu, requires_gpu]
 
 TOL = {"fp32": FP32_TOL, "bf16": 2e-2, "fp16": 5e-3}
 

@@ -115,12 +115,12 @@ def test_synchronize_waits_for_queued_work(rng):
     # Our stream is ordered after the legacy stream: a GPU sleep there holds our next op back.
     t0 = time.perf_counter()
     torch.cuda._sleep(200_000_000)  # ~0.1 s at the H100's clock
-    syncs = lc.stats().syncs
+    syncs = lc.stats()["syncs"]
     c = lc.matmul2d(a, b, policy=lc.Policy(device="cuda", sync=False))
     queued_s = time.perf_counter() - t0
     lc.synchronize("cuda")
     waited_s = time.perf_counter() - t0
-    assert lc.stats().syncs == syncs + 1
+    assert lc.stats()["syncs"] == syncs + 1
     assert queued_s < 0.05 < waited_s, (queued_s, waited_s)
     assert rel_err(c.numpy(), f64(a.numpy()) @ b.numpy()) <= FP32_TOL
 

@@ -1,7 +1,9 @@
 // Attention entry points of the CUDA backend: shapes out of the problem, empty cases, then the
 // forward plan (attention_heuristics.h) or the backward. Kernels: kernels/attention_*.cuh.
 #include <cstdint>
+#include <cstdlib>
 
+#include "backends/cuda/attention_cudnn.h"
 #include "backends/cuda/attention_launch.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/cuda_ops.h"
@@ -60,7 +62,9 @@ attn::FwdPlan plan_attention(const Context& ctx, const AttnFwdArgs& a) {
   auto aligned = [](const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15) == 0; };
   s.aligned16 = aligned(a.q) && aligned(a.k) && aligned(a.v) && aligned(a.out);
   s.sm_count = ctx.props.multiProcessorCount;
-  return attn::plan_forward(s);
+  s.cudnn = cudnn_attention_available(ctx);
+  s.choice = attn::parse_attn_override(std::getenv("LC_CUDA_ATTN"));  // per call: tests set it
+  return attn::choose_forward(s);
 }
 
 void attention(Context& ctx, const backend::AttentionProblem& p) {

@@ -1,8 +1,10 @@
 // Attention backward launcher: forward again for O and the log-sum-exp (whatever variant the
-// forward plan picks), delta = rowsum(dO * O), then the dK/dV and dQ kernels.
+// forward plan picks), delta = rowsum(dO * O), then the dK/dV and dQ kernels: tensor-core ones
+// for bf16/fp16 up to head dim 128 (attention_backward_mma.cu), SIMT ones otherwise.
 #include <algorithm>
 #include <type_traits>
 
+#include "backends/cuda/attention_cudnn.h"
 #include "backends/cuda/attention_launch.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/kernels/attention_bwd.cuh"
@@ -64,7 +66,9 @@ void run_attention_backward(Context& ctx, const AttnBwdArgs& a) {
   f.causal = a.causal;
   f.scale = a.scale;
   f.precision = a.precision;
-  run_attention_forward(ctx, f, plan_attention(ctx, f));
+  const attn::FwdPlan fplan = plan_attention(ctx, f);
+  if (fplan.cudnn_backward && run_attention_backward_cudnn(ctx, a, fplan.required)) return;
+  run_attention_forward(ctx, f, fplan);
 
   const attn::BwdPlan plan = attn::plan_backward(d.d, d.dv);
   auto go = [&](auto round_tag) {
@@ -72,6 +76,7 @@ void run_attention_backward(Context& ctx, const AttnBwdArgs& a) {
     attention_bwd_delta_kernel<R><<<static_cast<unsigned>((rows + 3) / 4), 128, 0, ctx.stream>>>(
         a.dout, out, delta, rows, d.dv);
     LC_CUDA_CHECK_LAUNCH();
+    if (attention_backward_mma_applies(a)) return run_attention_backward_mma(ctx, a, lse2, delta);
     const std::int64_t bchunk = std::max<std::int64_t>(1, 65535 / d.heads);
     for (std::int64_t b0 = 0; b0 < d.batch; b0 += bchunk) {
       const std::int64_t nb = std::min(bchunk, d.batch - b0);

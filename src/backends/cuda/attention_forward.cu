@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "backends/cuda/attention_cudnn.h"
 #include "backends/cuda/attention_launch.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/kernels/attention_rows.cuh"
@@ -114,6 +115,13 @@ void run_tiled(Context& ctx, AttnFwdParams p, std::int64_t bh, const attn::FwdPl
 
 void run_attention_forward(Context& ctx, const AttnFwdArgs& a, const attn::FwdPlan& plan) {
   if (plan.variant == attn::FwdVariant::mma16) return run_attention_forward_mma(ctx, a, plan);
+  if (plan.variant == attn::FwdVariant::wgmma) return run_attention_forward_wgmma(ctx, a, plan);
+  if (plan.variant == attn::FwdVariant::cudnn) {
+    if (run_attention_forward_cudnn(ctx, a, plan.required)) return;
+    attn::FwdPlan own = plan;  // cuDNN refused this shape: our kernel's plan
+    own.variant = plan.fallback;
+    return run_attention_forward(ctx, a, own);
+  }
   // gridDim.y holds B*H: split the batch when it would exceed 65535.
   const std::int64_t heads = a.dims.heads, kvh = a.dims.kv_heads;
   const std::int64_t bchunk = std::max<std::int64_t>(1, 65535 / heads);

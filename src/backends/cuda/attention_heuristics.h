@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "lightning_core/policy.h"
 
@@ -12,7 +13,13 @@ enum class FwdVariant {
   rows,   // one warp per query row: short sequences, odd head dims, unaligned data
   tiled,  // fp32 SIMT flash tiles (64x64, cp.async), split over keys when the grid is small
   mma16,  // bf16/fp16 tensor cores (mma.sync m16n8k16), FlashAttention-2 style
+  wgmma,  // bf16/fp16 Hopper kernel (wgmma + TMA, producer warpgroup), head dims 33..128
+  cudnn,  // bf16/fp16 cuDNN fused flash attention (attention_cudnn.cpp); plan.fallback if refused
 };
+
+// LC_CUDA_ATTN=own|cudnn forces a forward implementation (tests, benchmarks).
+// mma / wgmma: that one of our kernels where it applies (own = our best).
+enum class AttnOverride { none, own, cudnn, mma, wgmma };
 
 struct FwdShape {
   std::int64_t batch_heads = 1;  // B*H
@@ -22,6 +29,8 @@ struct FwdShape {
   Precision precision = Precision::fp32;
   bool aligned16 = true;  // q/k/v/out base pointers 16-byte aligned
   int sm_count = 132;
+  bool cudnn = false;  // cuDNN >= 9 loaded and the GPU runs its fused attention (sm80+)
+  AttnOverride choice = AttnOverride::none;
 };
 
 struct FwdPlan {
@@ -33,6 +42,9 @@ struct FwdPlan {
   int splits = 1;         // tiled variant: key splits
   int tiles_per_split = 0;
   const char* reason = "";
+  FwdVariant fallback = FwdVariant::rows;  // cudnn: our kernel when cuDNN refuses the shape
+  bool required = false;                   // cudnn forced (LC_CUDA_ATTN): a refusal is an error
+  bool cudnn_backward = false;  // attention_backward: cuDNN's fused backward (else our SIMT one)
 };
 
 inline bool is_half(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
@@ -97,6 +109,10 @@ inline FwdPlan plan_forward(const FwdShape& s) {
     plan.variant = FwdVariant::mma16;
     plan.d_bucket = bucket_mma(dmax);
     plan.reason = "bf16/fp16: tensor-core flash kernel (mma.sync m16n8k16, fp32 accumulation)";
+    if ((plan.d_bucket == 64 || plan.d_bucket == 128) && s.choice != AttnOverride::mma) {
+      plan.variant = FwdVariant::wgmma;
+      plan.reason = "bf16/fp16, head dim 33..128: Hopper flash kernel (wgmma + TMA)";
+    }
     return plan;
   }
   if (tiny || s.sk < 256) return rows_plan("short sequence: launch-bound, one warp per row");
@@ -114,6 +130,60 @@ inline FwdPlan plan_forward(const FwdShape& s) {
   plan.splits = static_cast<int>(ceil_div(ktiles, plan.tiles_per_split));
   plan.reason = plan.splits > 1 ? "fp32 flash tiles, split over keys to fill the SMs in whole waves"
                                 : "fp32 flash tiles (64x64, cp.async double stream)";
+  return plan;
+}
+
+// ---- cuDNN fused attention (second bf16/fp16 variant) -------------------------------------
+
+inline AttnOverride parse_attn_override(const char* v) {
+  if (v == nullptr) return AttnOverride::none;
+  const std::string_view s(v);
+  return s == "own"     ? AttnOverride::own
+         : s == "cudnn" ? AttnOverride::cudnn
+         : s == "mma"   ? AttnOverride::mma
+         : s == "wgmma" ? AttnOverride::wgmma
+                        : AttnOverride::none;
+}
+
+// Shapes cuDNN's flash engines take: 16-bit, head dims multiples of 8 up to 128. Causal with
+// Sq > Sk is ours: its first rows see no key (zero here; cuDNN's -inf mask gives NaN or mean(V)).
+inline bool cudnn_shape_ok(const FwdShape& s) {
+  return is_half(s.precision) && s.d % 8 == 0 && s.dv % 8 == 0 && s.d <= 128 && s.dv <= 128 &&
+         s.d > 0 && s.dv > 0 && !(s.causal && s.sq > s.sk);
+}
+
+// Where cuDNN's kernel beats ours by more than its extra cost: a pass converting its 16-bit O to
+// float32 (~0.1 ms at B4 H16 S4096 D128) and ~8 us more host time per call. H100, cuDNN 9.19 vs
+// the wgmma kernel, B4 H16 S4096, whole call: head dim 128 ours 1.05 ms vs 1.12 (causal 0.69 vs
+// 0.78): ours; head dim 64 ours 0.83 vs 0.73 (causal 0.51 vs 0.49): cuDNN. Heads that our
+// kernel pads to its 128 bucket (72..120) cost it up to 1.8x the work: cuDNN. Below 2048 keys or
+// queries (an earlier sweep against a slower kernel of ours put the crossover at 512-1024; not
+// re-measured since): ours.
+inline bool cudnn_worth_it(const FwdShape& s) {
+  const std::int64_t shortest = s.sq < s.sk ? s.sq : s.sk;
+  const int dmax = s.d > s.dv ? s.d : s.dv;
+  return shortest >= 2048 && (dmax <= 64 || dmax % 64 != 0);
+}
+
+// The forward plan: our kernel's (plan_forward), switched to cuDNN where it wins; the own plan
+// stays as `fallback` for a run-time refusal.
+inline FwdPlan choose_forward(const FwdShape& s) {
+  FwdPlan plan = plan_forward(s);
+  if (s.choice == AttnOverride::own || s.choice == AttnOverride::mma ||
+      s.choice == AttnOverride::wgmma || !cudnn_shape_ok(s))
+    return plan;
+  const bool forced = s.choice == AttnOverride::cudnn;
+  plan.required = forced;
+  // Backward: cuDNN's (forward for O and Stats, then its fused backward) took 3.9 ms at B4 H16
+  // S4096 D128 on H100 against 9.1 ms for ours (mma.sync, forward included), 2.4 vs 4.8 at D64.
+  // Below a tile of 64 queries or keys, ours: a plan build per small shape costs more than it
+  // saves.
+  plan.cudnn_backward = forced || (s.cudnn && s.sq >= 64 && s.sk >= 64);
+  if (!forced && !(s.cudnn && cudnn_worth_it(s))) return plan;
+  plan.fallback = plan.variant;
+  plan.variant = FwdVariant::cudnn;
+  plan.reason = forced ? "LC_CUDA_ATTN=cudnn: cuDNN fused flash attention (16-bit Q/K/V/O)"
+                       : "bf16/fp16, long sequences, head dim <= 64 or padded by ours: cuDNN";
   return plan;
 }
 

@@ -42,13 +42,11 @@ void dispatch_mma(Context& ctx, const AttnFwd16Params& p, std::int64_t bh, int b
 
 }  // namespace
 
-void run_attention_forward_mma(Context& ctx, const AttnFwdArgs& a, const attn::FwdPlan& plan) {
+void pack_attention16(Context& ctx, const AttnFwdArgs& a, int dp, void* dst) {
   const AttnDims& d = a.dims;
-  const int dp = plan.d_bucket;
   const bool half = a.precision == Precision::fp16;
   const std::int64_t q_rows = d.batch * d.heads * d.sq, kv_rows = d.batch * d.kv_heads * d.sk;
-  Scratch buf = ctx.scratch(static_cast<std::size_t>(q_rows + 2 * kv_rows) * dp * 2);
-  auto* q16 = buf.as<std::uint16_t>();
+  auto* q16 = static_cast<std::uint16_t*>(dst);
   auto* k16 = q16 + q_rows * dp;
   auto* v16 = k16 + kv_rows * dp;
 
@@ -76,6 +74,18 @@ void run_attention_forward_mma(Context& ctx, const AttnFwdArgs& a, const attn::F
   else
     attention_pack16_kernel<false><<<dim3(blocks, 3), 256, 0, ctx.stream>>>(pack);
   LC_CUDA_CHECK_LAUNCH();
+}
+
+void run_attention_forward_mma(Context& ctx, const AttnFwdArgs& a, const attn::FwdPlan& plan) {
+  const AttnDims& d = a.dims;
+  const int dp = plan.d_bucket;
+  const bool half = a.precision == Precision::fp16;
+  Scratch buf = ctx.scratch(packed16_bytes(d, dp));
+  pack_attention16(ctx, a, dp, buf.get());
+  const std::int64_t q_rows = d.batch * d.heads * d.sq, kv_rows = d.batch * d.kv_heads * d.sk;
+  auto* q16 = buf.as<std::uint16_t>();
+  auto* k16 = q16 + q_rows * dp;
+  auto* v16 = k16 + kv_rows * dp;
 
   const std::int64_t bchunk = std::max<std::int64_t>(1, 65535 / d.heads);
   for (std::int64_t b0 = 0; b0 < d.batch; b0 += bchunk) {

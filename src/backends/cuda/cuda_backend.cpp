@@ -92,6 +92,7 @@ Context::~Context() {
   (void)cudaStreamSynchronize(stream);
   gemm_cache.reset();
 #ifdef LC_HAVE_CUDNN
+  attn_cudnn_cache.reset();  // its plans reference the handle
   if (cudnn_) (void)cudnnDestroy(cudnn_);
 #endif
   if (blas) (void)cublasDestroy(blas);

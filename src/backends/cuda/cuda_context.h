@@ -100,6 +100,11 @@ struct GemmCacheDeleter {
   void operator()(GemmCache* cache) const noexcept;  // gemm.cpp
 };
 
+struct AttnCudnnCache;  // attention_cudnn.cpp: finalised cuDNN attention plans per shape
+struct AttnCudnnCacheDeleter {
+  void operator()(AttnCudnnCache* cache) const noexcept;  // attention_cudnn.cpp
+};
+
 struct Context {
   explicit Context(int device_index);
   ~Context();
@@ -124,6 +129,7 @@ struct Context {
 #ifdef LC_HAVE_CUDNN
   // Created on first use (loading cuDNN's engines is slow), bound to `stream`.
   cudnnHandle_t cudnn();
+  std::unique_ptr<AttnCudnnCache, AttnCudnnCacheDeleter> attn_cudnn_cache;  // attention_cudnn.cpp locks it
 #endif
 
  private:
