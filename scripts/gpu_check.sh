@@ -47,7 +47,7 @@ LC_TESTS=$BUILD/tests/cpp/lc_tests
 
 # 2. GPU tests.
 step cpp_gpu_tests 180 "$LC_TESTS" --gtest_filter='*Cuda*:*CUDA*:*Gpu*:*GPU*' --gtest_brief=1
-step pytest_gpu 300 bash -c "cd '$ROOT/tests/python' && '$PY' -m pytest -q -m gpu -p no:cacheprovider -rs ${GPU_CHECK_PYTEST:-.}"
+step pytest_gpu 360 bash -c "cd '$ROOT/tests/python' && '$PY' -m pytest -q -m gpu -p no:cacheprovider -rs ${GPU_CHECK_PYTEST:-.}"
 
 # 3. compute-sanitizer: memcheck over the core kernels, racecheck over the shared-memory ones.
 if command -v compute-sanitizer >/dev/null; then
