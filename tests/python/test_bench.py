@@ -396,6 +396,10 @@ class _NumpyL:
         return {"none": y, "relu": ref.relu(y), "gelu": ref.gelu(y)}[activation]
 
     @staticmethod
+    def linear_into(x, w, b, out, activation="none", policy=None):
+        out[...] = _NumpyL.linear(x, w, b, activation)
+
+    @staticmethod
     def conv2d_nchw(x, w, b, stride_h=1, stride_w=1, pad_h=0, pad_w=0, policy=None):
         return ref.conv2d(x, w, b, (stride_h, stride_w), (pad_h, pad_w))
 
@@ -425,7 +429,7 @@ class _NumpyL:
 def test_composed_paths_compute_what_the_references_do(name, rng):
     case = next(c for s in ("pipeline", "ml", "dl") for c in cases.BUILDERS[s]() if c.name == name)
     x = case.make_inputs(rng)
-    ctx = types.SimpleNamespace(L=_NumpyL, policy=None)
+    ctx = types.SimpleNamespace(L=_NumpyL, policy=None, scratch=lambda name, shape: np.empty(shape, np.float32))
     want = case.numpy(x)
     got = case.lc(ctx, case.lc_inputs(x) if case.lc_inputs else x)
     assert runner.rel_err(got, want) < 1e-4

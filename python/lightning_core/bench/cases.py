@@ -76,6 +76,13 @@ def into(c, name, shape, *args, **kw):
     return out
 
 
+def into_scratch(c, name, shape, *args, **kw):
+    """The same into an intermediate buffer that stays on the GPU (c.scratch)."""
+    out = c.scratch(name, tuple(shape))
+    getattr(c.L, name)(*args, out, policy=c.policy, **kw)
+    return out
+
+
 # ---- kernels --------------------------------------------------------------------------------
 def gemm(suite, m, k, n, precisions=ALL_PREC, quick=False, table=False, sweep=False):
     name = f"gemm {m}^3" if m == k == n else f"gemm {m}x{k}x{n}"
@@ -219,8 +226,9 @@ def kernel_cases():
 # ---- pipelines ------------------------------------------------------------------------------
 def _ffn_lc(c, x, fused):
     L, pol = c.L, c.policy
-    if fused:
-        h = L.linear(x["x"], x["w1"], x["b1"], activation="gelu", policy=pol)
+    if fused:  # the GELU epilogue, the hidden layer kept on the GPU
+        h = into_scratch(c, "linear_into", (x["x"].shape[0], x["w1"].shape[0]), x["x"], x["w1"], x["b1"],
+                         activation="gelu")
     else:
         h = L.gelu(L.linear(x["x"], x["w1"], x["b1"], policy=pol), policy=pol)
     return L.linear(h, x["w2"], x["b2"], policy=pol)
@@ -233,11 +241,12 @@ def ffn(suite, batch, d, precisions=("fp32", "bf16"), quick=False, table=False):
                 torch=lambda T, x: T.F.linear(T.F.gelu(T.F.linear(x["x"], x["w1"], x["b1"])), x["w2"], x["b2"]),
                 numpy=lambda x: ref.linear(ref.gelu(ref.linear(x["x"], x["w1"], x["b1"])), x["w2"], x["b2"]),
                 precisions=precisions, quick=quick, table=table,
-                note="lc: linear + gelu + linear; integrated: linear with the GELU epilogue + linear")
+                note="lc: linear + gelu + linear; integrated: linear with the GELU epilogue (hidden layer "
+                     "kept on the GPU) + linear")
 
 
 def _ln_proj_into(c, x):
-    h = into(c, "layer_norm_into", x["x"].shape, x["x"], x["g"], x["beta"], eps=1e-5)
+    h = into_scratch(c, "layer_norm_into", x["x"].shape, x["x"], x["g"], x["beta"], eps=1e-5)
     return into(c, "linear_into", (x["x"].shape[0], x["w"].shape[0]), h, x["w"], x["b"])
 
 
@@ -251,7 +260,8 @@ def ln_proj(suite, batch, d, precisions=("fp32", "bf16"), quick=False, table=Fal
                 torch=lambda T, x: T.F.linear(T.F.layer_norm(x["x"], (d,), x["g"], x["beta"]), x["w"], x["b"]),
                 numpy=lambda x: ref.linear(ref.layer_norm(x["x"], x["g"], x["beta"]), x["w"], x["b"]),
                 precisions=precisions, quick=quick, table=table,
-                note="integrated: layer_norm_into + linear_into on preallocated buffers")
+                note="integrated: layer_norm_into + linear_into on preallocated buffers, the "
+                     "intermediate kept on the GPU")
 
 
 def conv_attention(suite, n, h, w, d, quick=False, table=False):

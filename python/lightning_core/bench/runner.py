@@ -91,7 +91,7 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class LcCtx:
-    """What a Lightning Core implementation sees (c.L, c.policy, c.buf)."""
+    """What a Lightning Core implementation sees (c.L, c.policy, c.buf, c.scratch)."""
 
     def __init__(self, lc, device: str, precision: str, residency: str):
         self.L = lc.api
@@ -115,6 +115,17 @@ class LcCtx:
             b = (self._lc.Tensor.empty(list(shape), self.device) if self.resident_on_gpu
                  else np.empty(shape, dtype=np.float32))
             self._bufs[key] = b
+        return b
+
+    def scratch(self, name, shape):
+        """A pipeline's intermediate: on the device whenever the device is a GPU (also in a host
+        round trip, where only the inputs and the final output cross)."""
+        if self.device == "cpu" or self.resident_on_gpu:
+            return self.buf(name, shape)
+        key = ("scratch", name, tuple(shape))
+        b = self._bufs.get(key)
+        if b is None:
+            b = self._bufs[key] = self._lc.Tensor.empty(list(shape), self.device)
         return b
 
     def to_device(self, host: Dict[str, np.ndarray]):
