@@ -44,8 +44,9 @@ struct BwdMmaConfig {
   static constexpr int kBrIn = kD >= 128 ? 32 : 64;  // queries per dkdv step
   static constexpr int kBr = 64;                  // queries per dq block
   static constexpr int kBcIn = 64;                // keys per dq step
-  static constexpr int kDkdvSmem = (2 * kBc + 2 * kBrIn) * kD * 2 + 2 * kBrIn * 4;
-  static constexpr int kDqSmem = (2 * kBr + 2 * kBcIn) * kD * 2 + 2 * kBr * 4;
+  // The streamed tiles (Q/dO steps of dkdv, K/V steps of dq) are double-buffered.
+  static constexpr int kDkdvSmem = (2 * kBc + 4 * kBrIn) * kD * 2 + 4 * kBrIn * 4;
+  static constexpr int kDqSmem = (2 * kBr + 4 * kBcIn) * kD * 2 + 2 * kBr * 4;
 };
 
 // Writes the 16 x kD accumulator tile of one warp (rows row0 + g, row0 + g + 8) scaled by `mul`
@@ -66,20 +67,73 @@ __device__ __forceinline__ void store_acc_rows(float* dst, const float (&acc)[kD
   }
 }
 
+// x = A1 B1^T and y = A2 B2^T for this warp's 16 rows of A1/A2 (rows a_row.. of (rows, kD)
+// tiles) against the kN rows of B1/B2, k-dim the head dim: S with dP, or S^T with dP^T.
+template <int kD, int kN, bool kHalf>
+__device__ __forceinline__ void two_products(float (&x)[kN / 8][4], float (&y)[kN / 8][4],
+                                             const std::uint16_t* a1, const std::uint16_t* a2,
+                                             const std::uint16_t* b1, const std::uint16_t* b2,
+                                             int lane, int warp) {
+  const int a_row = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), a_col = lane >> 4;
+  const int b_row = (lane & 7) + 8 * (lane >> 4), b_col = (lane >> 3) & 1;
+#pragma unroll
+  for (int n = 0; n < kN / 8; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) x[n][e] = y[n][e] = 0.f;
+#pragma unroll
+  for (int kc = 0; kc < kD / 16; ++kc) {
+    std::uint32_t f1[4], f2[4];
+    ldmatrix_x4(f1, a1 + swz<kD>(a_row, 2 * kc + a_col));
+    ldmatrix_x4(f2, a2 + swz<kD>(a_row, 2 * kc + a_col));
+#pragma unroll
+    for (int np = 0; np < kN / 16; ++np) {
+      std::uint32_t g1[4], g2[4];
+      ldmatrix_x4(g1, b1 + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
+      ldmatrix_x4(g2, b2 + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
+      mma_16816<kHalf>(x[2 * np], f1, g1[0], g1[1]);
+      mma_16816<kHalf>(x[2 * np + 1], f1, g1[2], g1[3]);
+      mma_16816<kHalf>(y[2 * np], f2, g2[0], g2[1]);
+      mma_16816<kHalf>(y[2 * np + 1], f2, g2[2], g2[3]);
+    }
+  }
+}
+
+// acc (16 x kD) += P B, P (16 x kK) an accumulator-layout tile rounded to 16 bits as the A
+// operand, B the (kK, kD) tile read with ldmatrix.trans: dV += P^T dO, dK += dS^T Q, dQ += dS K.
+template <int kD, int kK, bool kHalf>
+__device__ __forceinline__ void accumulate_times(float (&acc)[kD / 8][4], const float (&pt)[kK / 8][4],
+                                                 const std::uint16_t* b, int lane) {
+  const int t_row = (lane & 7) + 8 * ((lane >> 3) & 1), t_col = lane >> 4;
+#pragma unroll
+  for (int kc = 0; kc < kK / 16; ++kc) {
+    std::uint32_t a[4];
+    a[0] = pack2<kHalf>(pt[2 * kc][0], pt[2 * kc][1]);
+    a[1] = pack2<kHalf>(pt[2 * kc][2], pt[2 * kc][3]);
+    a[2] = pack2<kHalf>(pt[2 * kc + 1][0], pt[2 * kc + 1][1]);
+    a[3] = pack2<kHalf>(pt[2 * kc + 1][2], pt[2 * kc + 1][3]);
+#pragma unroll
+    for (int dpi = 0; dpi < kD / 16; ++dpi) {
+      std::uint32_t f[4];
+      ldmatrix_x4_trans(f, b + swz<kD>(kc * 16 + t_row, 2 * dpi + t_col));
+      mma_16816<kHalf>(acc[2 * dpi], a, f[0], f[1]);
+      mma_16816<kHalf>(acc[2 * dpi + 1], a, f[2], f[3]);
+    }
+  }
+}
+
 template <int kD, bool kHalf>
 __global__ void __launch_bounds__(128) attention_bwd_dkdv_mma_kernel(AttnBwd16Params p) {
   using Cfg = BwdMmaConfig<kD>;
   constexpr int kBc = Cfg::kBc, kBr = Cfg::kBrIn, kThreads = Cfg::kWarps * 32;
-  constexpr int kKc = kD / 16;  // k-steps over the head dim
   constexpr int kNq = kBr / 8;  // n-tiles over the queries of a step
   constexpr int kDt = kD / 8;   // n-tiles over the head dim
   extern __shared__ uint4 bwd_mma_smem[];
   std::uint16_t* sK = reinterpret_cast<std::uint16_t*>(bwd_mma_smem);
   std::uint16_t* sV = sK + kBc * kD;
-  std::uint16_t* sQ = sV + kBc * kD;
-  std::uint16_t* sO = sQ + kBr * kD;  // dO
-  float* sL = reinterpret_cast<float*>(sO + kBr * kD);
-  float* sDel = sL + kBr;
+  std::uint16_t* sQ0 = sV + kBc * kD;  // [2][kBr * kD]
+  std::uint16_t* sO0 = sQ0 + 2 * kBr * kD;  // dO, [2][kBr * kD]
+  float* sL0 = reinterpret_cast<float*>(sO0 + 2 * kBr * kD);  // [2][kBr]
+  float* sDel0 = sL0 + 2 * kBr;                                // [2][kBr]
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
@@ -88,10 +142,8 @@ __global__ void __launch_bounds__(128) attention_bwd_dkdv_mma_kernel(AttnBwd16Pa
   const int b = bkv / p.kv_heads, hk = bkv - b * p.kv_heads;
   const int group = p.heads / p.kv_heads;
   const int key0 = blockIdx.x * kBc;
-  const std::uint16_t* kg = p.k16 + static_cast<std::int64_t>(bkv) * sk * kD;
-  const std::uint16_t* vg = p.v16 + static_cast<std::int64_t>(bkv) * sk * kD;
-  mma_load_tile<kD, kBc, kThreads>(sK, kg, key0, sk);
-  mma_load_tile<kD, kBc, kThreads>(sV, vg, key0, sk);
+  mma_load_tile<kD, kBc, kThreads>(sK, p.k16 + static_cast<std::int64_t>(bkv) * sk * kD, key0, sk);
+  mma_load_tile<kD, kBc, kThreads>(sV, p.v16 + static_cast<std::int64_t>(bkv) * sk * kD, key0, sk);
   cp_async_commit();
 
   float dk[kDt][4], dv[kDt][4];
@@ -100,95 +152,65 @@ __global__ void __launch_bounds__(128) attention_bwd_dkdv_mma_kernel(AttnBwd16Pa
 #pragma unroll
     for (int e = 0; e < 4; ++e) dk[i][e] = dv[i][e] = 0.f;
 
-  // Per-lane ldmatrix coordinates (the fragment layouts of mma.m16n8k16).
-  const int a_row = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), a_col = lane >> 4;
-  const int b_row = (lane & 7) + 8 * (lane >> 4), b_col = (lane >> 3) & 1;
-  const int t_row = (lane & 7) + 8 * ((lane >> 3) & 1), t_col = lane >> 4;
   const int k_lo = key0 + warp * 16 + g, k_hi = k_lo + 8;  // this lane's two keys
-  // Causal: query i sees key j iff j < key_limit(i), i.e. i >= j - diag.
-  const int q_first = p.causal ? max(0, key0 - diag) : 0;
+  // Causal: query i sees key j iff j < key_limit(i), i.e. i >= j - diag. The steps: every
+  // query tile from there, for each head of the group.
+  const int q_start = (p.causal ? max(0, key0 - diag) : 0) / kBr * kBr;
+  const int per_head = (sq - q_start + kBr - 1) / kBr, steps = group * per_head;
   const float sl2 = p.scale_log2;
-
-  for (int j = 0; j < group; ++j) {
-    const int bh = b * p.heads + hk * group + j;
-    const std::uint16_t* qg = p.q16 + static_cast<std::int64_t>(bh) * sq * kD;
-    const std::uint16_t* og = p.do16 + static_cast<std::int64_t>(bh) * sq * kD;
+  auto head_of = [&](int t) { return b * p.heads + hk * group + t / per_head; };
+  auto q0_of = [&](int t) { return q_start + (t % per_head) * kBr; };
+  // Step t's Q, dO, lse2 and delta into buffer t & 1 (the loads are asynchronous).
+  auto fetch = [&](int t) {
+    const int bh = head_of(t), q0 = q0_of(t), buf = t & 1;
     const std::int64_t base = static_cast<std::int64_t>(bh) * sq;
-    for (int q0 = (q_first / kBr) * kBr; q0 < sq; q0 += kBr) {
-      __syncthreads();  // the previous step's tiles are consumed
-      mma_load_tile<kD, kBr, kThreads>(sQ, qg, q0, sq);
-      mma_load_tile<kD, kBr, kThreads>(sO, og, q0, sq);
-      cp_async_commit();
-      for (int r = tid; r < kBr; r += kThreads) {
-        const int row = q0 + r;
-        sL[r] = row < sq ? p.lse2[base + row] : INFINITY;
-        sDel[r] = row < sq ? p.delta[base + row] : 0.f;
-      }
-      cp_async_wait<0>();
-      __syncthreads();
-
-      float s[kNq][4], dp[kNq][4];
-#pragma unroll
-      for (int n = 0; n < kNq; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) s[n][e] = dp[n][e] = 0.f;
-      // S^T = K Q^T and dP^T = V dO^T: A from this warp's 16 keys, B from the query rows.
-#pragma unroll
-      for (int kc = 0; kc < kKc; ++kc) {
-        std::uint32_t ak[4], av[4];
-        ldmatrix_x4(ak, sK + swz<kD>(a_row, 2 * kc + a_col));
-        ldmatrix_x4(av, sV + swz<kD>(a_row, 2 * kc + a_col));
-#pragma unroll
-        for (int np = 0; np < kNq / 2; ++np) {
-          std::uint32_t bq[4], bo[4];
-          ldmatrix_x4(bq, sQ + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
-          ldmatrix_x4(bo, sO + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
-          mma_16816<kHalf>(s[2 * np], ak, bq[0], bq[1]);
-          mma_16816<kHalf>(s[2 * np + 1], ak, bq[2], bq[3]);
-          mma_16816<kHalf>(dp[2 * np], av, bo[0], bo[1]);
-          mma_16816<kHalf>(dp[2 * np + 1], av, bo[2], bo[3]);
-        }
-      }
-      // P^T = 2^(s * scale_log2 - lse2[query]) where the query sees the key, else 0;
-      // dS^T = P^T (dP^T - delta[query]).
-#pragma unroll
-      for (int n = 0; n < kNq; ++n)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int qi = n * 8 + 2 * tq + e, query = q0 + qi;
-          const int lim = key_limit(query, sq, sk, p.causal);
-          const float l = sL[qi], del = sDel[qi];
-          const float p_lo = k_lo < lim ? exp2_approx(fmaf(s[n][e], sl2, -l)) : 0.f;
-          const float p_hi = k_hi < lim ? exp2_approx(fmaf(s[n][2 + e], sl2, -l)) : 0.f;
-          s[n][e] = p_lo;
-          s[n][2 + e] = p_hi;
-          dp[n][e] = p_lo * (dp[n][e] - del);
-          dp[n][2 + e] = p_hi * (dp[n][2 + e] - del);
-        }
-      // dV += P^T dO and dK += dS^T Q (k-dim: the queries of the step).
-#pragma unroll
-      for (int kc = 0; kc < kBr / 16; ++kc) {
-        std::uint32_t pa[4], da[4];
-        pa[0] = pack2<kHalf>(s[2 * kc][0], s[2 * kc][1]);
-        pa[1] = pack2<kHalf>(s[2 * kc][2], s[2 * kc][3]);
-        pa[2] = pack2<kHalf>(s[2 * kc + 1][0], s[2 * kc + 1][1]);
-        pa[3] = pack2<kHalf>(s[2 * kc + 1][2], s[2 * kc + 1][3]);
-        da[0] = pack2<kHalf>(dp[2 * kc][0], dp[2 * kc][1]);
-        da[1] = pack2<kHalf>(dp[2 * kc][2], dp[2 * kc][3]);
-        da[2] = pack2<kHalf>(dp[2 * kc + 1][0], dp[2 * kc + 1][1]);
-        da[3] = pack2<kHalf>(dp[2 * kc + 1][2], dp[2 * kc + 1][3]);
-#pragma unroll
-        for (int dpi = 0; dpi < kD / 16; ++dpi) {
-          std::uint32_t bo[4], bq[4];
-          ldmatrix_x4_trans(bo, sO + swz<kD>(kc * 16 + t_row, 2 * dpi + t_col));
-          ldmatrix_x4_trans(bq, sQ + swz<kD>(kc * 16 + t_row, 2 * dpi + t_col));
-          mma_16816<kHalf>(dv[2 * dpi], pa, bo[0], bo[1]);
-          mma_16816<kHalf>(dv[2 * dpi + 1], pa, bo[2], bo[3]);
-          mma_16816<kHalf>(dk[2 * dpi], da, bq[0], bq[1]);
-          mma_16816<kHalf>(dk[2 * dpi + 1], da, bq[2], bq[3]);
-        }
-      }
+    mma_load_tile<kD, kBr, kThreads>(sQ0 + buf * kBr * kD, p.q16 + base * kD, q0, sq);
+    mma_load_tile<kD, kBr, kThreads>(sO0 + buf * kBr * kD, p.do16 + base * kD, q0, sq);
+    cp_async_commit();
+    for (int r = tid; r < kBr; r += kThreads) {
+      const int row = q0 + r;
+      sL0[buf * kBr + r] = row < sq ? p.lse2[base + row] : INFINITY;
+      sDel0[buf * kBr + r] = row < sq ? p.delta[base + row] : 0.f;
     }
+  };
+  if (steps > 0) fetch(0);
+  for (int t = 0; t < steps; ++t) {
+    if (t + 1 < steps) {
+      fetch(t + 1);  // its buffer was last read by step t - 1, finished at the barrier below
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const int buf = t & 1, q0 = q0_of(t);
+    const std::uint16_t* sQ = sQ0 + buf * kBr * kD;
+    const std::uint16_t* sO = sO0 + buf * kBr * kD;
+    const float* sL = sL0 + buf * kBr;
+    const float* sDel = sDel0 + buf * kBr;
+
+    // S^T = K Q^T and dP^T = V dO^T: A from this warp's 16 keys, B from the query rows.
+    float s[kNq][4], dp[kNq][4];
+    two_products<kD, kBr, kHalf>(s, dp, sK, sV, sQ, sO, lane, warp);
+    // P^T = 2^(s * scale_log2 - lse2[query]) where the query sees the key, else 0;
+    // dS^T = P^T (dP^T - delta[query]).
+#pragma unroll
+    for (int n = 0; n < kNq; ++n)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int qi = n * 8 + 2 * tq + e, query = q0 + qi;
+        const int lim = key_limit(query, sq, sk, p.causal);
+        const float l = sL[qi], del = sDel[qi];
+        const float p_lo = k_lo < lim ? exp2_approx(fmaf(s[n][e], sl2, -l)) : 0.f;
+        const float p_hi = k_hi < lim ? exp2_approx(fmaf(s[n][2 + e], sl2, -l)) : 0.f;
+        s[n][e] = p_lo;
+        s[n][2 + e] = p_hi;
+        dp[n][e] = p_lo * (dp[n][e] - del);
+        dp[n][2 + e] = p_hi * (dp[n][2 + e] - del);
+      }
+    // dV += P^T dO and dK += dS^T Q (k-dim: the queries of the step).
+    accumulate_times<kD, kBr, kHalf>(dv, s, sO, lane);
+    accumulate_times<kD, kBr, kHalf>(dk, dp, sQ, lane);
+    __syncthreads();  // buffer t & 1 is free for step t + 2
   }
   cp_async_wait<0>();
   const std::int64_t kv_off = static_cast<std::int64_t>(bkv) * sk;
@@ -200,15 +222,14 @@ template <int kD, bool kHalf>
 __global__ void __launch_bounds__(128) attention_bwd_dq_mma_kernel(AttnBwd16Params p) {
   using Cfg = BwdMmaConfig<kD>;
   constexpr int kBr = Cfg::kBr, kBc = Cfg::kBcIn, kThreads = Cfg::kWarps * 32;
-  constexpr int kKc = kD / 16;
   constexpr int kNk = kBc / 8;  // n-tiles over the keys of a step
   constexpr int kDt = kD / 8;
   extern __shared__ uint4 bwd_mma_smem[];
   std::uint16_t* sQ = reinterpret_cast<std::uint16_t*>(bwd_mma_smem);
-  std::uint16_t* sO = sQ + kBr * kD;  // dO
-  std::uint16_t* sK = sO + kBr * kD;
-  std::uint16_t* sV = sK + kBc * kD;
-  float* sL = reinterpret_cast<float*>(sV + kBc * kD);
+  std::uint16_t* sO = sQ + kBr * kD;        // dO
+  std::uint16_t* sK0 = sO + kBr * kD;       // [2][kBc * kD]
+  std::uint16_t* sV0 = sK0 + 2 * kBc * kD;  // [2][kBc * kD]
+  float* sL = reinterpret_cast<float*>(sV0 + 2 * kBc * kD);
   float* sDel = sL + kBr;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -230,54 +251,43 @@ __global__ void __launch_bounds__(128) attention_bwd_dq_mma_kernel(AttnBwd16Para
   const std::uint16_t* kg = p.k16 + static_cast<std::int64_t>(bkv) * sk * kD;
   const std::uint16_t* vg = p.v16 + static_cast<std::int64_t>(bkv) * sk * kD;
 
-  const int a_row = warp * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), a_col = lane >> 4;
-  const int b_row = (lane & 7) + 8 * (lane >> 4), b_col = (lane >> 3) & 1;
-  const int t_row = (lane & 7) + 8 * ((lane >> 3) & 1), t_col = lane >> 4;
   const int r_lo = row0 + warp * 16 + g, r_hi = r_lo + 8;  // this lane's two query rows
   const int lim_lo = key_limit(r_lo, sq, sk, p.causal), lim_hi = key_limit(r_hi, sq, sk, p.causal);
   const int kend = key_limit(min(row0 + kBr, sq) - 1, sq, sk, p.causal);
+  const int steps = kend > 0 ? (kend + kBc - 1) / kBc : 0;
   const float sl2 = p.scale_log2;
 
   float dq[kDt][4];
 #pragma unroll
   for (int i = 0; i < kDt; ++i) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
   float l_lo = 0.f, l_hi = 0.f, del_lo = 0.f, del_hi = 0.f;
-
-  for (int k0 = 0; k0 < kend; k0 += kBc) {
-    __syncthreads();  // the previous step's K/V are consumed
-    mma_load_tile<kD, kBc, kThreads>(sK, kg, k0, sk);
-    mma_load_tile<kD, kBc, kThreads>(sV, vg, k0, sk);
+  // Step t's K and V tiles into buffer t & 1.
+  auto fetch = [&](int t) {
+    mma_load_tile<kD, kBc, kThreads>(sK0 + (t & 1) * kBc * kD, kg, t * kBc, sk);
+    mma_load_tile<kD, kBc, kThreads>(sV0 + (t & 1) * kBc * kD, vg, t * kBc, sk);
     cp_async_commit();
-    cp_async_wait<0>();
+  };
+  if (steps > 0) fetch(0);
+  for (int t = 0; t < steps; ++t) {
+    if (t + 1 < steps) {
+      fetch(t + 1);  // its buffer was last read by step t - 1, finished at the barrier below
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
     __syncthreads();
-    if (k0 == 0) {
+    if (t == 0) {
       l_lo = sL[warp * 16 + g];
       l_hi = sL[warp * 16 + g + 8];
       del_lo = sDel[warp * 16 + g];
       del_hi = sDel[warp * 16 + g + 8];
     }
+    const std::uint16_t* sK = sK0 + (t & 1) * kBc * kD;
+    const std::uint16_t* sV = sV0 + (t & 1) * kBc * kD;
+    const int k0 = t * kBc;
 
-    float s[kNk][4], dp[kNk][4];
-#pragma unroll
-    for (int n = 0; n < kNk; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[n][e] = dp[n][e] = 0.f;
-#pragma unroll
-    for (int kc = 0; kc < kKc; ++kc) {
-      std::uint32_t aq[4], ao[4];
-      ldmatrix_x4(aq, sQ + swz<kD>(a_row, 2 * kc + a_col));
-      ldmatrix_x4(ao, sO + swz<kD>(a_row, 2 * kc + a_col));
-#pragma unroll
-      for (int np = 0; np < kNk / 2; ++np) {
-        std::uint32_t bk[4], bv[4];
-        ldmatrix_x4(bk, sK + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
-        ldmatrix_x4(bv, sV + swz<kD>(np * 16 + b_row, 2 * kc + b_col));
-        mma_16816<kHalf>(s[2 * np], aq, bk[0], bk[1]);
-        mma_16816<kHalf>(s[2 * np + 1], aq, bk[2], bk[3]);
-        mma_16816<kHalf>(dp[2 * np], ao, bv[0], bv[1]);
-        mma_16816<kHalf>(dp[2 * np + 1], ao, bv[2], bv[3]);
-      }
-    }
+    float s[kNk][4], dp[kNk][4];  // S = Q K^T, dP = dO V^T
+    two_products<kD, kBc, kHalf>(s, dp, sQ, sO, sK, sV, lane, warp);
 #pragma unroll
     for (int n = 0; n < kNk; ++n)
 #pragma unroll
@@ -288,22 +298,8 @@ __global__ void __launch_bounds__(128) attention_bwd_dq_mma_kernel(AttnBwd16Para
         dp[n][e] = p_lo * (dp[n][e] - del_lo);
         dp[n][2 + e] = p_hi * (dp[n][2 + e] - del_hi);
       }
-    // dQ += dS K (k-dim: the keys of the step).
-#pragma unroll
-    for (int kc = 0; kc < kBc / 16; ++kc) {
-      std::uint32_t da[4];
-      da[0] = pack2<kHalf>(dp[2 * kc][0], dp[2 * kc][1]);
-      da[1] = pack2<kHalf>(dp[2 * kc][2], dp[2 * kc][3]);
-      da[2] = pack2<kHalf>(dp[2 * kc + 1][0], dp[2 * kc + 1][1]);
-      da[3] = pack2<kHalf>(dp[2 * kc + 1][2], dp[2 * kc + 1][3]);
-#pragma unroll
-      for (int dpi = 0; dpi < kD / 16; ++dpi) {
-        std::uint32_t bk[4];
-        ldmatrix_x4_trans(bk, sK + swz<kD>(kc * 16 + t_row, 2 * dpi + t_col));
-        mma_16816<kHalf>(dq[2 * dpi], da, bk[0], bk[1]);
-        mma_16816<kHalf>(dq[2 * dpi + 1], da, bk[2], bk[3]);
-      }
-    }
+    accumulate_times<kD, kBc, kHalf>(dq, dp, sK, lane);  // dQ += dS K (k-dim: the keys)
+    __syncthreads();  // buffer t & 1 is free for step t + 2
   }
   cp_async_wait<0>();
   store_acc_rows<kD>(p.dq + base * p.d, dq, row0 + warp * 16, sq, p.d, p.scale, g, tq);
