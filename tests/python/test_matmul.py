@@ -236,6 +236,24 @@ def test_gemm_transposes(rng, mnk, trans_a, trans_b, dtype):
     assert rel_err(out, 0.5 * (opa @ opb) + 2.0 * f64(c0)) <= tol(dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("n,k", [(64, 4), (100, 5), (1000, 300), (1041, 1024), (4096, 7)])
+def test_few_rows_streamed_path(rng, m, n, k, dtype):
+    # A few rows against a row-major B take the streamed kernel (gemm_stream.h): chunk edges,
+    # odd K (the 4- and 2-row passes and the tail), alpha/beta and the epilogues.
+    a, b = rand(rng, m, k, dtype=dtype), rand(rng, k, n, dtype=dtype)
+    ref = f64(a) @ f64(b)
+    assert rel_err(lc.matmul2d(a, b), ref) <= tol(dtype)
+    c0 = rand(rng, m, n, dtype=dtype)
+    out = c0.copy()
+    lc.gemm_into(a, b, out, False, False, -0.5, 2.0)
+    assert rel_err(out, -0.5 * ref + 2.0 * f64(c0)) <= tol(dtype)
+    out = poisoned((m, n), dtype)
+    lc.gemm_into(a, b, out, alpha=3.0)  # beta 0: the poisoned output is not read
+    assert rel_err(out, 3.0 * ref) <= tol(dtype)
+
+
 def test_gemm_into_beta_accumulates_repeatedly(rng):
     a, b = rand(rng, 65, 33), rand(rng, 33, 17)
     out = np.zeros((65, 17), np.float32)

@@ -9,6 +9,7 @@
 #include "backends/cpu/gemm_dot.h"
 #include "backends/cpu/gemm_kernel.h"
 #include "backends/cpu/gemm_pack.h"
+#include "backends/cpu/gemm_stream.h"
 #include "backends/cpu/thread_pool.h"
 
 namespace lc::cpu {
@@ -260,11 +261,47 @@ void gemm_packed(const Product<T>& p, int threads) {
     });
 }
 
-enum class Path { direct, dot, packed };
+// A few rows of A against a row-major B: B streamed by rows (gemm_stream.h), columns split
+// among threads.
+template <class T>
+void gemm_stream(const Product<T>& p, int threads) {
+  using S = Simd<T>;
+  TileEpilogue<T> ep = p.ep;
+  ep.bias = p.bias;  // (n), indexed by column
+  auto cols = [&](std::int64_t c0, std::int64_t c1) {
+    switch (p.m) {
+      case 1:
+        return stream_rows<S, 1>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 2:
+        return stream_rows<S, 2>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 3:
+        return stream_rows<S, 3>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 4:
+        return stream_rows<S, 4>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 5:
+        return stream_rows<S, 5>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 6:
+        return stream_rows<S, 6>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      case 7:
+        return stream_rows<S, 7>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+      default:
+        return stream_rows<S, 8>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
+    }
+  };
+  if (threads <= 1) return cols(0, p.n);
+  const std::int64_t chunk = round_up(ceil_div(p.n, threads), S::kLanes);
+  parallel_parts(threads, [&](int part) {
+    const std::int64_t c0 = part * chunk, c1 = std::min(p.n, c0 + chunk);
+    if (c0 < c1) cols(c0, c1);
+  });
+}
+
+enum class Path { stream, direct, dot, packed };
 
 template <class T>
 Path choose_path(const Product<T>& p) {
   constexpr int NR = Simd<T>::kNV * Simd<T>::kLanes;
+  if (gemm_use_stream(p.m, p.n, p.k, p.trans_a, p.trans_b)) return Path::stream;
   const bool direct = gemm_use_direct(p.m, p.n, p.k, p.trans_b, Simd<T>::kMR, NR, sizeof(T));
   if (w_rows_available(p) && gemm_use_dot(p.m, p.n, p.k, direct)) return Path::dot;
   return direct ? Path::direct : Path::packed;
@@ -288,7 +325,9 @@ template <class T>
 void gemm_product(const Product<T>& p, int max_threads) {
   const Path path = choose_path(p);
   const int threads = product_threads(p, path, max_threads);
-  if (path == Path::direct)
+  if (path == Path::stream)
+    gemm_stream(p, threads);
+  else if (path == Path::direct)
     gemm_direct(p, threads);
   else if (path == Path::dot)
     gemm_dot(p, threads);
