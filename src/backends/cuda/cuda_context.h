@@ -129,7 +129,8 @@ struct Context {
 #ifdef LC_HAVE_CUDNN
   // Created on first use (loading cuDNN's engines is slow), bound to `stream`.
   cudnnHandle_t cudnn();
-  std::unique_ptr<AttnCudnnCache, AttnCudnnCacheDeleter> attn_cudnn_cache;  // attention_cudnn.cpp locks it
+  std::unique_ptr<AttnCudnnCache, AttnCudnnCacheDeleter>
+      attn_cudnn_cache;  // attention_cudnn.cpp locks it
 #endif
 
  private:

@@ -40,10 +40,10 @@ struct AttnBwd16Params {
 template <int kD>
 struct BwdMmaConfig {
   static constexpr int kWarps = 4;
-  static constexpr int kBc = 64;                  // keys per dkdv block
+  static constexpr int kBc = 64;                     // keys per dkdv block
   static constexpr int kBrIn = kD >= 128 ? 32 : 64;  // queries per dkdv step
-  static constexpr int kBr = 64;                  // queries per dq block
-  static constexpr int kBcIn = 64;                // keys per dq step
+  static constexpr int kBr = 64;                     // queries per dq block
+  static constexpr int kBcIn = 64;                   // keys per dq step
   // The streamed tiles (Q/dO steps of dkdv, K/V steps of dq) are double-buffered.
   static constexpr int kDkdvSmem = (2 * kBc + 4 * kBrIn) * kD * 2 + 4 * kBrIn * 4;
   static constexpr int kDqSmem = (2 * kBr + 4 * kBcIn) * kD * 2 + 2 * kBr * 4;
@@ -101,7 +101,8 @@ __device__ __forceinline__ void two_products(float (&x)[kN / 8][4], float (&y)[k
 // acc (16 x kD) += P B, P (16 x kK) an accumulator-layout tile rounded to 16 bits as the A
 // operand, B the (kK, kD) tile read with ldmatrix.trans: dV += P^T dO, dK += dS^T Q, dQ += dS K.
 template <int kD, int kK, bool kHalf>
-__device__ __forceinline__ void accumulate_times(float (&acc)[kD / 8][4], const float (&pt)[kK / 8][4],
+__device__ __forceinline__ void accumulate_times(float (&acc)[kD / 8][4],
+                                                 const float (&pt)[kK / 8][4],
                                                  const std::uint16_t* b, int lane) {
   const int t_row = (lane & 7) + 8 * ((lane >> 3) & 1), t_col = lane >> 4;
 #pragma unroll
@@ -130,10 +131,10 @@ __global__ void __launch_bounds__(128) attention_bwd_dkdv_mma_kernel(AttnBwd16Pa
   extern __shared__ uint4 bwd_mma_smem[];
   std::uint16_t* sK = reinterpret_cast<std::uint16_t*>(bwd_mma_smem);
   std::uint16_t* sV = sK + kBc * kD;
-  std::uint16_t* sQ0 = sV + kBc * kD;  // [2][kBr * kD]
-  std::uint16_t* sO0 = sQ0 + 2 * kBr * kD;  // dO, [2][kBr * kD]
+  std::uint16_t* sQ0 = sV + kBc * kD;                         // [2][kBr * kD]
+  std::uint16_t* sO0 = sQ0 + 2 * kBr * kD;                    // dO, [2][kBr * kD]
   float* sL0 = reinterpret_cast<float*>(sO0 + 2 * kBr * kD);  // [2][kBr]
-  float* sDel0 = sL0 + 2 * kBr;                                // [2][kBr]
+  float* sDel0 = sL0 + 2 * kBr;                               // [2][kBr]
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
@@ -299,7 +300,7 @@ __global__ void __launch_bounds__(128) attention_bwd_dq_mma_kernel(AttnBwd16Para
         dp[n][2 + e] = p_hi * (dp[n][2 + e] - del_hi);
       }
     accumulate_times<kD, kBc, kHalf>(dq, dp, sK, lane);  // dQ += dS K (k-dim: the keys)
-    __syncthreads();  // buffer t & 1 is free for step t + 2
+    __syncthreads();                                     // buffer t & 1 is free for step t + 2
   }
   cp_async_wait<0>();
   store_acc_rows<kD>(p.dq + base * p.d, dq, row0 + warp * 16, sq, p.d, p.scale, g, tq);
