@@ -13,9 +13,9 @@ Tensor from_array(nb::handle obj, DType dtype, const std::string& device, const 
   if (!v.invalid.empty() || v.dtype != dtype)
     fail<TypeError>(what, "expected a ", dtype_name(dtype), " array, got ",
                     v.invalid.empty() ? dtype_name(v.dtype) : v.invalid);
-  Tensor host(v.shape, dtype, kCpu);
-  copy_into(v, host.view());
-  return host.to(parse_device(device));
+  Tensor out(v.shape, dtype, parse_device(device));  // uploaded straight from the array
+  copy_into(v, out.view());
+  return out;
 }
 
 nb::tuple shape_tuple(const Shape& s) {

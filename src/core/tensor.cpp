@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "backends/backend.h"
+#include "backends/cpu/thread_pool.h"
 #include "lightning_core/error.h"
 #include "runtime/stats_counters.h"
 
@@ -95,11 +96,15 @@ void strided_copy(const TensorView& src, T* dst) {
     return;
   }
   std::int64_t idx[Shape::kMaxRank] = {};
-  const std::int64_t inner = src.shape[rank - 1], inner_stride = src.strides[rank - 1];
+  // Plain pointers: Shape::operator[] also takes negative indices, which GCC's -Warray-bounds
+  // then follows into impossible branches.
+  const std::int64_t* shape = src.shape.begin();
+  const std::int64_t* strides = src.strides.begin();
+  const std::int64_t inner = shape[rank - 1], inner_stride = strides[rank - 1];
   const std::int64_t outer = inner ? src.numel() / inner : 0;
   for (std::int64_t o = 0; o < outer; ++o) {
     std::int64_t off = 0;
-    for (int d = 0; d < rank - 1; ++d) off += idx[d] * src.strides[d];
+    for (int d = 0; d < rank - 1; ++d) off += idx[d] * strides[d];
     const T* s = base + off;
     if (inner_stride == 1) {
       std::memcpy(dst, s, static_cast<std::size_t>(inner) * sizeof(T));
@@ -108,7 +113,7 @@ void strided_copy(const TensorView& src, T* dst) {
     }
     dst += inner;
     for (int d = rank - 2; d >= 0; --d) {
-      if (++idx[d] < src.shape[d]) break;
+      if (++idx[d] < shape[d]) break;
       idx[d] = 0;
     }
   }
@@ -147,7 +152,7 @@ void copy_into(const TensorView& src, const TensorView& dst) {
   }
   const bool src_host = src.device.is_cpu(), dst_host = dst.device.is_cpu();
   if (src_host && dst_host) {
-    std::memcpy(dst.data, src.data, bytes);
+    cpu::copy_bytes(dst.data, src.data, bytes);
   } else if (src_host) {
     backend::backend_for(dst.device).copy_from_host(dst.data, src.data, bytes);
     runtime::count_upload(bytes);

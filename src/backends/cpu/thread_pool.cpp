@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -184,6 +185,19 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   parallel_parts(parts, [&](int part) {
     const std::int64_t b = part * chunk, e = std::min(n, b + chunk);
     if (b < e) fn(b, e);
+  });
+}
+
+void copy_bytes(void* dst, const void* src, std::size_t bytes) {
+  constexpr std::int64_t kGrain = std::int64_t{1} << 20;
+  const auto n = static_cast<std::int64_t>(bytes);
+  if (n < 2 * kGrain) {
+    if (bytes) std::memcpy(dst, src, bytes);
+    return;
+  }
+  parallel_for(n, kGrain, [&](std::int64_t b, std::int64_t e) {
+    std::memcpy(static_cast<char*>(dst) + b, static_cast<const char*>(src) + b,
+                static_cast<std::size_t>(e - b));
   });
 }
 

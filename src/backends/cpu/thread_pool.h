@@ -2,6 +2,7 @@
 // work is small, so tiny ops never touch a thread or the heap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -17,5 +18,9 @@ void parallel_for(std::int64_t n, std::int64_t grain,
 
 // The same with the work split into exactly `parts` chunks (parts <= num_threads()).
 void parallel_parts(int parts, const std::function<void(int part)>& fn);
+
+// memcpy, split over the pool from 2 MB on: one core's copy (~10 GB/s) is slower than the DMA or
+// the memory it feeds. Host <-> device staging and host tensor copies use it.
+void copy_bytes(void* dst, const void* src, std::size_t bytes);
 
 }  // namespace lc::cpu

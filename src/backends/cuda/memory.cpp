@@ -81,21 +81,6 @@ void DevicePool::release() noexcept {
 
 namespace {
 
-// Host copies into and out of the pinned buffers. One core's memcpy (~10 GB/s) is slower than
-// the DMA it feeds (~50 GB/s pinned) and than the driver's own pageable path (~17 GB/s on the
-// H100 machine), so large chunks are split over the CPU thread pool.
-void host_copy(void* dst, const void* src, std::size_t n) {
-  constexpr std::int64_t kGrain = std::int64_t{1} << 20;
-  if (static_cast<std::int64_t>(n) < 2 * kGrain) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  cpu::parallel_for(static_cast<std::int64_t>(n), kGrain, [&](std::int64_t b, std::int64_t e) {
-    std::memcpy(static_cast<char*>(dst) + b, static_cast<const char*>(src) + b,
-                static_cast<std::size_t>(e - b));
-  });
-}
-
 // Page-locked host memory (cudaHostAlloc or cudaHostRegister) is copied directly by DMA.
 bool is_pinned(const void* p) {
   cudaPointerAttributes attr{};
@@ -132,7 +117,7 @@ void HostStaging::upload(void* dst, const void* src, std::size_t bytes) {
     Buffer& b = buf_[next_];
     next_ ^= 1;
     LC_CUDA_CHECK(cudaEventSynchronize(b.done));  // the DMA that last read this buffer is done
-    host_copy(b.host, static_cast<const char*>(src) + off, n);
+    cpu::copy_bytes(b.host, static_cast<const char*>(src) + off, n);  // parallel from 2 MB
     LC_CUDA_CHECK(
         cudaMemcpyAsync(static_cast<char*>(dst) + off, b.host, n, cudaMemcpyHostToDevice, stream_));
     LC_CUDA_CHECK(cudaEventRecord(b.done, stream_));
@@ -157,7 +142,7 @@ void HostStaging::download(void* dst, const void* src, std::size_t bytes) {
     Buffer& b = buf_[i & 1];
     const std::size_t off = i * kChunk, n = std::min(kChunk, bytes - off);
     LC_CUDA_CHECK(cudaEventSynchronize(b.done));
-    host_copy(static_cast<char*>(dst) + off, b.host, n);
+    cpu::copy_bytes(static_cast<char*>(dst) + off, b.host, n);
   };
   for (std::size_t i = 0; i < chunks; ++i) {
     Buffer& b = buf_[i & 1];
