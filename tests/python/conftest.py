@@ -19,6 +19,19 @@ def rng(request):
     return np.random.default_rng(seed)
 
 
+def mm_err(out, a, b):
+    """rel_err of out against a @ b (float64), floored at the typical result size
+    (|a| @ |b| / sqrt(K)) so that an output whose terms happen to cancel does not make the check
+    flaky: float32 accumulation holds 1e-5 of the terms, not of a result that cancels to ~0."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ref = np.matmul(a, b)
+    k = max(a.shape[-1], 1)
+    out = np.asarray(out, np.float64)
+    assert out.shape == ref.shape
+    floor = np.linalg.norm(np.matmul(np.abs(a), np.abs(b))) / np.sqrt(k)
+    return np.linalg.norm(out - ref) / max(np.linalg.norm(ref), floor, 1e-300)
+
+
 def rel_err(out, ref):
     """||out - ref|| / ||ref|| in float64 (Frobenius); inf when NaN placement differs."""
     out = np.asarray(out, dtype=np.float64)

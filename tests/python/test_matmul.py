@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import lightning_core as lc
-from conftest import FP32_TOL, poisoned, rand, rel_err
+from conftest import FP32_TOL, mm_err, poisoned, rand, rel_err
 
 FP64_TOL = 1e-12
 DTYPES = [np.float32, np.float64]
@@ -37,18 +37,6 @@ def linear_ref(x, w, b=None, activation="none"):
     if b is not None:
         y = y + f64(b)
     return act_ref(y, activation)
-
-
-def mm_err(out, a, b):
-    """rel_err of out against a @ b, floored at the typical result size (|a| @ |b| / sqrt(K))
-    so that an output whose terms happen to cancel does not make the check flaky."""
-    a, b = f64(a), f64(b)
-    ref = np.matmul(a, b)
-    k = max(a.shape[-1], 1)
-    out = f64(out)
-    assert out.shape == ref.shape
-    floor = np.linalg.norm(np.matmul(np.abs(a), np.abs(b))) / math.sqrt(k)
-    return np.linalg.norm(out - ref) / max(np.linalg.norm(ref), floor, 1e-300)
 
 
 def assert_same_specials(out, ref):

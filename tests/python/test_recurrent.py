@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lightning_core as lc
-from conftest import gpu_devices, FP32_TOL, rand, rel_err
+from conftest import gpu_devices, FP32_TOL, rand
 
 DEVICES = ["cpu"] + gpu_devices()
 
@@ -53,6 +53,16 @@ def ref_gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
     return (1 - z) * n + z * np.asarray(h, np.float64)
 
 
+def rec_err(got, ref):
+    """Relative Frobenius error with a floor: gate outputs are O(1) (|h| <= 1), and where a
+    result cancels to near zero (c' = f c + i g, h' = (1-z) n + z h) float32 arithmetic holds
+    1e-5 of the terms, not of the small result (B = I = H = 1 cases failed so, 1 seed in ~10^4).
+    Results with RMS above 0.1 are held to 1e-5 of themselves, smaller ones to 1e-6 absolute RMS."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    floor = 0.1 * np.sqrt(max(ref.size, 1))
+    return float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), floor))
+
+
 def lstm_args(rng, B, I, H, bias=(True, True)):
     x, h, c = rand(rng, B, I), rand(rng, B, H), rand(rng, B, H)
     w_ih, w_hh = rand(rng, 4 * H, I), rand(rng, 4 * H, H)
@@ -87,8 +97,8 @@ def test_lstm_cell_matches_reference(dev, rng, B, I, H, bias):
     h, c = lc.lstm_cell(*args, device=dev)
     rh, rc = ref_lstm_cell(*args)
     assert h.shape == (B, H) and c.shape == (B, H) and h.dtype == np.float32
-    assert rel_err(h, rh) <= FP32_TOL
-    assert rel_err(c, rc) <= FP32_TOL
+    assert rec_err(h, rh) <= FP32_TOL
+    assert rec_err(c, rc) <= FP32_TOL
 
 
 @pytest.mark.parametrize("B,I,H", SHAPES)
@@ -97,7 +107,7 @@ def test_gru_cell_matches_reference(dev, rng, B, I, H, bias):
     args = gru_args(rng, B, I, H, bias)
     h = lc.gru_cell(*args, device=dev)
     assert h.shape == (B, H) and h.dtype == np.float32
-    assert rel_err(h, ref_gru_cell(*args)) <= FP32_TOL
+    assert rec_err(h, ref_gru_cell(*args)) <= FP32_TOL
 
 
 @pytest.mark.parametrize("T,B,I,H", [(1, 1, 1, 1), (5, 3, 7, 17), (17, 2, 33, 7), (3, 7, 1, 65)])
@@ -107,9 +117,9 @@ def test_lstm_sequence_matches_loop_of_cells(dev, rng, T, B, I, H, bias):
     out, h, c = lc.lstm(*args, device=dev)
     r_out, r_h, r_c = ref_lstm(*args)
     assert out.shape == (T, B, H) and h.shape == (B, H) and c.shape == (B, H)
-    assert rel_err(out, r_out) <= FP32_TOL
-    assert rel_err(h, r_h) <= FP32_TOL
-    assert rel_err(c, r_c) <= FP32_TOL
+    assert rec_err(out, r_out) <= FP32_TOL
+    assert rec_err(h, r_h) <= FP32_TOL
+    assert rec_err(c, r_c) <= FP32_TOL
     np.testing.assert_array_equal(h, out[-1])
 
 
@@ -118,8 +128,8 @@ def test_lstm_sequence_agrees_with_lstm_cell_steps(dev, rng):
     out, h_n, c_n = lc.lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, device=dev)
     for t in range(x.shape[0]):
         h, c = lc.lstm_cell(x[t], h, c, w_ih, w_hh, b_ih, b_hh, device=dev)
-        assert rel_err(out[t], h.astype(np.float64)) <= FP32_TOL
-    assert rel_err(c_n, c.astype(np.float64)) <= FP32_TOL
+        assert rec_err(out[t], h.astype(np.float64)) <= FP32_TOL
+    assert rec_err(c_n, c.astype(np.float64)) <= FP32_TOL
 
 
 def test_large_cell_uses_threads_and_stays_exact(dev, rng):
@@ -127,9 +137,9 @@ def test_large_cell_uses_threads_and_stays_exact(dev, rng):
     args = lstm_args(rng, 130, 8, 257)
     rh, rc = ref_lstm_cell(*args)
     h, c = lc.lstm_cell(*args, device=dev)
-    assert rel_err(h, rh) <= FP32_TOL and rel_err(c, rc) <= FP32_TOL
+    assert rec_err(h, rh) <= FP32_TOL and rec_err(c, rc) <= FP32_TOL
     gargs = gru_args(rng, 130, 8, 257)
-    assert rel_err(lc.gru_cell(*gargs, device=dev), ref_gru_cell(*gargs)) <= FP32_TOL
+    assert rec_err(lc.gru_cell(*gargs, device=dev), ref_gru_cell(*gargs)) <= FP32_TOL
 
 
 @settings(max_examples=25, deadline=None)
@@ -143,12 +153,12 @@ def test_hypothesis_shapes(T, B, I, H, seed):
         r_out, r_h, r_c = ref_lstm(*args)
         for got, ref in ((out, r_out), (h, r_h), (c, r_c)):
             assert got.shape == ref.shape
-            assert rel_err(got, ref) <= FP32_TOL
+            assert rec_err(got, ref) <= FP32_TOL
         cell = lstm_args(rng, B, I, H)
         for got, ref in zip(lc.lstm_cell(*cell, device=dev), ref_lstm_cell(*cell)):
-            assert rel_err(got, ref) <= FP32_TOL
+            assert rec_err(got, ref) <= FP32_TOL
         g = gru_args(rng, B, I, H)
-        assert rel_err(lc.gru_cell(*g, device=dev), ref_gru_cell(*g)) <= FP32_TOL
+        assert rec_err(lc.gru_cell(*g, device=dev), ref_gru_cell(*g)) <= FP32_TOL
 
 
 def test_keywords_and_policy(rng):
@@ -171,12 +181,12 @@ def test_non_contiguous_and_negative_stride_inputs(dev, rng):
     b_ih, b_hh = rand(rng, 8 * H)[::2], rand(rng, 4 * H)[::-1]
     args = [x, h, c, w_ih, w_hh, b_ih, b_hh]
     for got, ref in zip(lc.lstm_cell(*args, device=dev), ref_lstm_cell(*args)):
-        assert rel_err(got, ref) <= FP32_TOL
+        assert rec_err(got, ref) <= FP32_TOL
     xs = rand(rng, B, 4, I).transpose(1, 0, 2)  # (T,B,I), not contiguous
     for got, ref in zip(lc.lstm(xs, *args[1:], device=dev), ref_lstm(xs, *args[1:])):
-        assert rel_err(got, ref) <= FP32_TOL
+        assert rec_err(got, ref) <= FP32_TOL
     g = [x, h, rand(rng, 3 * H, 2 * I)[:, ::2], rand(rng, H, 3 * H).T, None, rand(rng, 3 * H)[::-1]]
-    assert rel_err(lc.gru_cell(*g, device=dev), ref_gru_cell(*g)) <= FP32_TOL
+    assert rec_err(lc.gru_cell(*g, device=dev), ref_gru_cell(*g)) <= FP32_TOL
 
 
 def test_nan_and_inf_propagate(dev, rng):
@@ -192,7 +202,7 @@ def test_nan_and_inf_propagate(dev, rng):
     np.testing.assert_array_equal(np.isinf(c), np.isinf(rc))
     assert np.isinf(rc[3, 1]) and c[3, 1] == -np.inf  # c' = f*(-inf) + ...
     ok = np.isfinite(rh)
-    assert rel_err(h[ok], rh[ok]) <= FP32_TOL
+    assert rec_err(h[ok], rh[ok]) <= FP32_TOL
     # Saturated gates: huge pre-activations give sigmoid 0/1 and tanh +-1 exactly, not NaN.
     x, hh, cc, w_ih, w_hh, _, _ = lstm_args(rng, 2, 3, 4)
     b = np.full(16, 1e30, np.float32)
@@ -200,7 +210,7 @@ def test_nan_and_inf_propagate(dev, rng):
     h, c = lc.lstm_cell(x, hh, cc, w_ih, w_hh, b, None, device=dev)
     rh, rc = ref_lstm_cell(x, hh, cc, w_ih, w_hh, b, None)
     assert np.isfinite(h).all() and np.isfinite(c).all()
-    assert rel_err(c, rc) <= FP32_TOL and rel_err(h, rh) <= FP32_TOL
+    assert rec_err(c, rc) <= FP32_TOL and rec_err(h, rh) <= FP32_TOL
     g = gru_args(rng, 3, 4, 5)
     g[1][0, 0] = np.nan
     out = lc.gru_cell(*g, device=dev)
@@ -213,14 +223,14 @@ def test_nan_and_inf_propagate(dev, rng):
 def test_zero_size_dims(dev, rng, B, I, H):
     args = lstm_args(rng, B, I, H)
     for got, ref in zip(lc.lstm_cell(*args, device=dev), ref_lstm_cell(*args)):
-        assert got.shape == (B, H) and rel_err(got, ref) <= FP32_TOL
+        assert got.shape == (B, H) and rec_err(got, ref) <= FP32_TOL
     g = gru_args(rng, B, I, H)
     out = lc.gru_cell(*g, device=dev)
-    assert out.shape == (B, H) and rel_err(out, ref_gru_cell(*g)) <= FP32_TOL
+    assert out.shape == (B, H) and rec_err(out, ref_gru_cell(*g)) <= FP32_TOL
     for T in (0, 2):
         s = seq_args(rng, T, B, I, H)
         for got, ref in zip(lc.lstm(*s, device=dev), ref_lstm(*s)):
-            assert got.shape == ref.shape and rel_err(got, ref) <= FP32_TOL
+            assert got.shape == ref.shape and rec_err(got, ref) <= FP32_TOL
 
 
 def test_zero_steps_returns_the_initial_state(dev, rng):
