@@ -206,7 +206,11 @@ def test_large_scores_stay_stable(rng):
     q, k, v = qkv(rng, 1, 2, 2, 50, 300, 32, 8)
     out = lc.attention(q * 30, k * 30, v, False, None, "cpu")
     assert np.isfinite(out).all()
-    assert rel_err(out, attention_ref(q * 30, k * 30, v)) <= FP32_TOL
+    # Logits this large are ill-conditioned in float32: rounding a score s moves its weight by
+    # |s| * 2^-24 relative, so the bound scales with the largest score (1e-5 failed 1 run in ~50).
+    scores = np.abs(np.einsum("bhqd,bhkd->bhqk", (q * 30).astype(np.float64), (k * 30).astype(np.float64)))
+    tol = max(FP32_TOL, 4 * 2.0**-24 * scores.max() / np.sqrt(32))
+    assert rel_err(out, attention_ref(q * 30, k * 30, v)) <= tol
 
 
 @pytest.mark.parametrize("causal", [False, True])
