@@ -125,7 +125,9 @@ TEST(CudaCore, Matmul2dPrecisionsVsFloat64AndCpu) {
       matmul2d_into(a.to(kGpu), b.to(kGpu), out, gpu_policy(prec));
       const Tensor ref = matmul2d(as_f64(a), as_f64(b), test::cpu_policy());
       EXPECT_LE(err(out, ref), precision_tol(prec));
-      if (prec == Precision::fp32) EXPECT_LE(err(out, matmul2d(a, b, test::cpu_policy())), 1e-5);
+      if (prec == Precision::fp32) {
+        EXPECT_LE(err(out, matmul2d(a, b, test::cpu_policy())), 1e-5);
+      }
     }
   }
 }

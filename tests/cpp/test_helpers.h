@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -59,6 +60,16 @@ inline double rel_err(const Tensor& out, const std::vector<double>& ref) {
     den += ref[i] * ref[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// rel_err with the denominator floored at `floor_rms` * sqrt(n): for O(1) results (gate outputs)
+// whose terms can cancel to ~0, where float32 holds 1e-5 of the terms, not of the result.
+inline double rel_err_floor(const Tensor& out, const std::vector<double>& ref, double floor_rms) {
+  double den = 0;
+  for (double r : ref) den += r * r;
+  const double floor = floor_rms * std::sqrt(static_cast<double>(ref.size()));
+  const double e = rel_err(out, ref);
+  return std::isinf(e) || den == 0 ? e : e * std::sqrt(den) / std::max(std::sqrt(den), floor);
 }
 
 // Expects f() to throw E with a message starting "[op] expected".

@@ -55,6 +55,13 @@ Tensor from_f64(const std::vector<double>& v, Shape shape) {
 
 OptView opt(const std::optional<Tensor>& t) { return t ? OptView(t->view()) : std::nullopt; }
 
+// Gate outputs are O(1) (|h| <= 1); where c' = f c + i g or h' = (1-z) n + z h cancel to ~0,
+// float32 holds 1e-5 of the terms, not of the small result (B = I = H = 1 failed so, rarely):
+// results with RMS above 0.1 are held to 1e-5 of themselves, smaller ones to 1e-6 absolute.
+double gate_err(const Tensor& out, const std::vector<double>& ref) {
+  return rel_err_floor(out, ref, 0.1);
+}
+
 struct Dims {
   std::int64_t B, I, H;
 };
@@ -75,8 +82,8 @@ TEST_P(RecurrentValues, LstmCellMatchesReference) {
     LstmState s = lstm_cell(x, h, c, wi, wh, opt(b_ih), opt(b_hh), cpu_policy());
     Ref r = ref_lstm_cell(x, h, to_f64(c), wi, wh, b_ih, b_hh);
     EXPECT_EQ(s.h.shape(), (Shape{B, H}));
-    EXPECT_LE(rel_err(s.h, r.h), 1e-5);
-    EXPECT_LE(rel_err(s.c, r.c), 1e-5);
+    EXPECT_LE(gate_err(s.h, r.h), 1e-5);
+    EXPECT_LE(gate_err(s.c, r.c), 1e-5);
   }
 }
 
@@ -102,9 +109,9 @@ TEST_P(RecurrentValues, LstmSequenceMatchesLoopOfCells) {
     cd = r.c;
     all.insert(all.end(), hd.begin(), hd.end());
   }
-  EXPECT_LE(rel_err(got.output, all), 1e-5);
-  EXPECT_LE(rel_err(got.h, hd), 1e-5);
-  EXPECT_LE(rel_err(got.c, cd), 1e-5);
+  EXPECT_LE(gate_err(got.output, all), 1e-5);
+  EXPECT_LE(gate_err(got.h, hd), 1e-5);
+  EXPECT_LE(gate_err(got.c, cd), 1e-5);
 }
 
 TEST_P(RecurrentValues, GruCellMatchesReference) {
@@ -136,7 +143,7 @@ TEST_P(RecurrentValues, GruCellMatchesReference) {
       const double n = std::tanh(x3[2 * H + j] + r * h3[2 * H + j]);
       ref[b * H + j] = (1 - z) * n + z * hv[b * H + j];
     }
-  EXPECT_LE(rel_err(got, ref), 1e-5);
+  EXPECT_LE(gate_err(got, ref), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RecurrentValues,
