@@ -456,7 +456,7 @@ def test_report_formats_and_chart_baseline(tmp_path):
     meta = {"machine": {"device": "cpu"}, "ceilings": {}, "comparison_notes": ["note one"]}
     report.write_summary(str(tmp_path / "summary.md"), {"kernel": [a, b]}, meta)
     text = (tmp_path / "summary.md").read_text()
-    assert "note one" in text and "n/a \\| x" not in text and "| kernel | f | fp32 | 0.50x | 1 |" in text
+    assert "note one" in text and "n/a \\| x" not in text and "| kernel | f | fp32 | 0.50x | 1 | 3.00x | 1 |" in text
     # Several suites: every per-suite artifact plus summary.md and its chart, summary.png.
     c = runner.Row("ml", "c", "cpu", "fp32", "resident", lightning_core_ms=1.0, torch_ms=2.0,
                    ours_best_vs_torch=2.0, family="g", table=True)
