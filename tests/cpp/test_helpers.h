@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lightning_core/lightning_core.h"
@@ -72,17 +73,23 @@ inline double rel_err_floor(const Tensor& out, const std::vector<double>& ref, d
   return std::isinf(e) || den == 0 ? e : e * std::sqrt(den) / std::max(std::sqrt(den), floor);
 }
 
+// Expects f() to throw E with a message starting with `prefix`.
+template <class E, class F>
+void expect_error_prefix(F&& f, const std::string& prefix) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception starting with " << prefix;
+  } catch (const E& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(prefix, 0), 0u) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception for " << prefix << ": " << e.what();
+  }
+}
+
 // Expects f() to throw E with a message starting "[op] expected".
 template <class E, class F>
 void expect_error(F&& f, const std::string& op) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception for " << op;
-  } catch (const E& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("[" + op + "] expected", 0), 0u) << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception for " << op << ": " << e.what();
-  }
+  expect_error_prefix<E>(std::forward<F>(f), "[" + op + "] expected");
 }
 
 inline bool all_nan(const Tensor& t) {

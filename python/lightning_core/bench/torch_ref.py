@@ -96,19 +96,21 @@ def rms_norm(x, w, eps=1e-6):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def attention(q, k, v, causal=False, scale=None):
-    """softmax(q k^T * scale) v over the last two axes; causal aligned bottom-right."""
+def _probabilities(q, k, causal, scale):
+    """softmax(q k^T * scale) over the last axis (the scale resolved), causal aligned
+    bottom-right; a row that sees no key gets zeros."""
     sq, sk = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     s = (q @ np.swapaxes(k, -1, -2)) * np.float32(scale)
-    if causal:
-        allowed = np.arange(sk)[None, :] <= np.arange(sq)[:, None] + (sk - sq)
-        s = np.where(allowed, s, -np.inf)
-        p = softmax(s)
-        p = np.where(allowed.any(axis=-1, keepdims=True), np.nan_to_num(p), 0).astype(q.dtype)
-    else:
-        p = softmax(s)
-    return p @ v
+    if not causal:
+        return softmax(s), scale
+    allowed = np.arange(sk)[None, :] <= np.arange(sq)[:, None] + (sk - sq)
+    return np.nan_to_num(softmax(np.where(allowed, s, -np.inf))).astype(q.dtype), scale
+
+
+def attention(q, k, v, causal=False, scale=None):
+    """softmax(q k^T * scale) v over the last two axes; causal aligned bottom-right."""
+    return _probabilities(q, k, causal, scale)[0] @ v
 
 
 def conv2d(x, w, b=None, stride=(1, 1), pad=(0, 0)):
@@ -302,15 +304,7 @@ def t_rnn(T, kind, x, h, c, w_ih, w_hh, b_ih, b_hh):
 
 def attention_backward(q, k, v, dout, causal=False, scale=None):
     """(dq, dk, dv) of sum(attention(q, k, v) * dout), recomputing the probabilities."""
-    sq, sk = q.shape[-2], k.shape[-2]
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    s = (q @ np.swapaxes(k, -1, -2)) * np.float32(scale)
-    if causal:
-        allowed = np.arange(sk)[None, :] <= np.arange(sq)[:, None] + (sk - sq)
-        s = np.where(allowed, s, -np.inf)
-        p = np.nan_to_num(softmax(s)).astype(q.dtype)
-    else:
-        p = softmax(s)
+    p, scale = _probabilities(q, k, causal, scale)
     dv = np.swapaxes(p, -1, -2) @ dout
     dp = dout @ np.swapaxes(v, -1, -2)
     ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))

@@ -267,26 +267,10 @@ template <class T>
 void gemm_stream(const Product<T>& p, int threads) {
   using S = Simd<T>;
   TileEpilogue<T> ep = p.ep;
-  ep.bias = p.bias;  // (n), indexed by column
+  ep.bias = p.bias;                                  // (n), indexed by column
+  const auto kernel = stream_kernels<S>()[p.m - 1];  // m in [1, kStreamRows]
   auto cols = [&](std::int64_t c0, std::int64_t c1) {
-    switch (p.m) {
-      case 1:
-        return stream_rows<S, 1>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 2:
-        return stream_rows<S, 2>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 3:
-        return stream_rows<S, 3>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 4:
-        return stream_rows<S, 4>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 5:
-        return stream_rows<S, 5>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 6:
-        return stream_rows<S, 6>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      case 7:
-        return stream_rows<S, 7>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-      default:
-        return stream_rows<S, 8>(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
-    }
+    kernel(p.n, p.k, p.a, p.b, p.c, c0, c1, ep);
   };
   if (threads <= 1) return cols(0, p.n);
   const std::int64_t chunk = round_up(ceil_div(p.n, threads), S::kLanes);

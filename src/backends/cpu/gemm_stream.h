@@ -5,7 +5,9 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <utility>
 
 #include "backends/cpu/gemm_kernel.h"
 #include "backends/cpu/gemm_simd.h"
@@ -103,6 +105,18 @@ void stream_rows(std::int64_t n, std::int64_t k, const typename S::T* a, const t
     }
     if (ep.act == Activation::gelu) gelu_tile<S>(c + j0, n, M, static_cast<int>(w));
   }
+}
+
+// stream_rows for each row count 1..kStreamRows, indexed by m - 1.
+template <class S, int... I>
+constexpr auto stream_kernel_table(std::integer_sequence<int, I...>) {
+  return std::array{&stream_rows<S, I + 1>...};
+}
+template <class S>
+const auto& stream_kernels() {
+  static constexpr auto table =
+      stream_kernel_table<S>(std::make_integer_sequence<int, kStreamRows>{});
+  return table;
 }
 
 }  // namespace lc::cpu::gemm_detail
